@@ -1,0 +1,14 @@
+// asyncio/asyncio.h — everything: #include "asyncio/asyncio.h".
+#ifndef ASYNCIO_ASYNCIO_H_
+#define ASYNCIO_ASYNCIO_H_
+
+#include "asyncio/errors.h"      // IWYU pragma: export
+#include "asyncio/event_loop.h"  // IWYU pragma: export
+#include "asyncio/future.h"      // IWYU pragma: export
+#include "asyncio/outcome.h"     // IWYU pragma: export
+#include "asyncio/repeat.h"      // IWYU pragma: export
+#include "asyncio/run.h"         // IWYU pragma: export
+#include "asyncio/sleep.h"       // IWYU pragma: export
+#include "asyncio/task.h"        // IWYU pragma: export
+
+#endif  // ASYNCIO_ASYNCIO_H_

@@ -1,0 +1,410 @@
+// asyncio/event_loop.h — EventLoop: asyncio's event loop over libevent.
+//
+// An EventLoop wraps one libevent `event_base` and runs, one iteration at a
+// time, the callbacks in its ready queue, its due timers and libevent's I/O
+// callbacks. Futures, tasks and handles belong to one loop.
+//
+//   asyncio::EventLoop loop;
+//   loop.call_later(0.5, [&] { std::puts("half a second"); loop.stop(); });
+//   loop.run_forever();
+//
+// Iteration rule (asyncio's _run_once). Each iteration polls libevent for
+// I/O (without blocking when callbacks are ready), moves due timers to the
+// ready queue, then runs exactly the callbacks that were ready when the
+// iteration started. Callbacks scheduled while it runs go to the next
+// iteration, after the next I/O poll, so a busy chain of continuations never
+// starves I/O or timers. Timers that are due at the same time run in the
+// order they were scheduled.
+//
+// Clocks. time() is monotonic seconds (a double, as in asyncio). A loop built
+// with Options::virtual_clock starts at time 0 and, whenever nothing is
+// ready, jumps straight to the next timer: sleep(3600) takes microseconds of
+// real time and elapsed virtual time is exact. Tests of timing behaviour use
+// it; programs use the real clock.
+//
+// Adopting an event_base. EventLoop(event_base*) attaches to a base the
+// application owns and may drive itself (event_base_dispatch): the library's
+// work then runs inside the application's libevent loop, and
+// get_running_loop() works inside it. The loop adds two internal events to
+// that base (one timer, and one persistent read event for cross-thread
+// wake-ups — so event_base_dispatch does not return for lack of events; use
+// event_base_loopexit). The base must outlive the EventLoop.
+//
+// Thread affinity: loop thread only, except call_soon_threadsafe(), which
+// may be called from any thread. Only one loop may run in a thread at once.
+//
+// Ownership: the loop owns the callables given to call_soon/call_later/
+// call_at until they have run or been cancelled. It keeps every pending task
+// alive. Futures, tasks and handles must not be used after their loop is
+// destroyed. Destroying the loop closes it: queued callbacks and timers are
+// dropped without running, pending tasks and stages end cancelled.
+//
+// Cost: call_soon is one allocation and one push; a timer is O(log n) in the
+// loop's own timer heap, which sits behind a single libevent timer; each
+// iteration costs one libevent poll.
+#ifndef ASYNCIO_EVENT_LOOP_H_
+#define ASYNCIO_EVENT_LOOP_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <climits>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "asyncio/future.h"
+
+struct event_base;
+struct event;
+
+namespace asyncio {
+
+template <class T>
+class Task;
+
+namespace internal {
+
+inline constexpr std::size_t kNotInHeap = static_cast<std::size_t>(-1);
+
+// An entry of the loop's timer heap; `node` goes to the ready queue when
+// the timer is due. The heap holds one reference to node's owner.
+struct TimerSlot {
+  std::int64_t when = 0;  // loop time, nanoseconds
+  std::uint64_t seq = 0;  // ties broken in scheduling order
+  std::size_t index = kNotInHeap;
+  ReadyNode* node = nullptr;
+};
+
+// The node behind a Handle: a callable with a reference count and a
+// cancelled flag.
+class CallbackNode : public ReadyNode {
+ public:
+  explicit CallbackNode(EventLoop* loop, absl::AnyInvocable<void()> fn)
+      : loop_(loop), fn_(std::move(fn)) {}
+  virtual ~CallbackNode() = default;
+
+  void add_ref() noexcept { ++refs_; }
+  void release() noexcept {
+    if (--refs_ == 0) delete this;
+  }
+  void run() override;
+  void discard() override { release(); }
+  virtual void cancel();
+  bool cancelled() const noexcept { return cancelled_; }
+
+ protected:
+  EventLoop* loop_;
+  std::uint32_t refs_ = 1;
+  bool cancelled_ = false;
+  bool running_ = false;
+  absl::AnyInvocable<void()> fn_;
+};
+
+class TimerCallbackNode final : public CallbackNode {
+ public:
+  using CallbackNode::CallbackNode;
+  void cancel() override;
+  TimerSlot slot;
+};
+
+}  // namespace internal
+
+// asyncio::Handle
+//
+// Returned by call_soon(). cancel() keeps the callback from running if it
+// has not run yet (and destroys it). Copies share the callback.
+class Handle {
+ public:
+  Handle() noexcept = default;
+  Handle(const Handle& other) noexcept;
+  Handle& operator=(const Handle& other) noexcept;
+  Handle(Handle&& other) noexcept;
+  Handle& operator=(Handle&& other) noexcept;
+  ~Handle();
+
+  // Handle::cancel
+  //
+  // Idempotent; a no-op after the callback ran.
+  void cancel();
+  bool cancelled() const;
+
+ protected:
+  friend class EventLoop;
+  explicit Handle(internal::CallbackNode* node) noexcept : node_(node) {}
+  internal::CallbackNode* node_ = nullptr;
+};
+
+// asyncio::TimerHandle
+//
+// Returned by call_later() and call_at(). cancel() also removes the timer
+// from the loop at once.
+class TimerHandle : public Handle {
+ public:
+  TimerHandle() noexcept = default;
+  // TimerHandle::when: the loop time (seconds) the callback is due.
+  double when() const;
+
+ private:
+  friend class EventLoop;
+  using Handle::Handle;
+};
+
+// asyncio::ExceptionContext
+//
+// What the exception handler is told (asyncio's context dict).
+struct ExceptionContext {
+  std::string message;           // e.g. "Future exception was never retrieved"
+  std::exception_ptr exception;  // may be null
+  std::string future;            // "Future", "Task-3 (name)", or empty
+};
+
+using ExceptionHandler =
+    std::function<void(EventLoop&, const ExceptionContext&)>;
+
+// asyncio::EventLoopOptions (EventLoop::Options)
+struct EventLoopOptions {
+  // Run on a virtual clock (see the file comment).
+  bool virtual_clock = false;
+};
+
+// asyncio::EventLoop
+class EventLoop {
+ public:
+  using Options = EventLoopOptions;
+
+  EventLoop();
+  explicit EventLoop(Options options);
+  // Adopts `base` (not owned; must outlive the loop).
+  explicit EventLoop(event_base* base, Options options = Options());
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  // Precondition: !is_running().
+  ~EventLoop();
+
+  // EventLoop::run_until_complete
+  //
+  // Runs the loop until `future` is done and returns its result (rethrows
+  // its exception). `future` may be a Future<T> or Task<T>, or a callable
+  // returning one (or a plain value), which is wrapped in a task.
+  // Throws RuntimeError when the loop is closed or already running, or
+  // another loop runs in this thread, or stop() ended the loop first.
+  template <class F>
+  auto run_until_complete(F&& future);
+
+  // EventLoop::run_forever
+  //
+  // Runs until stop(). Same RuntimeErrors as run_until_complete.
+  void run_forever();
+
+  // EventLoop::stop
+  //
+  // Finishes the current iteration, then makes run_forever() return. Called
+  // before run_forever(), that call runs one iteration and returns.
+  void stop();
+
+  // EventLoop::close
+  //
+  // Drops queued callbacks and timers without running them; pending tasks
+  // and stages end cancelled. Idempotent. Precondition: !is_running(), else
+  // throws RuntimeError.
+  void close();
+
+  bool is_running() const noexcept { return running_; }
+  bool is_closed() const noexcept { return closed_; }
+
+  // EventLoop::time: the loop's monotonic clock, in seconds.
+  double time() const;
+  bool virtual_clock() const noexcept { return virtual_clock_; }
+
+  // EventLoop::call_soon
+  //
+  // Runs cb() on the next iteration, after the callbacks already queued.
+  // Precondition: !is_closed(), else throws RuntimeError.
+  Handle call_soon(absl::AnyInvocable<void()> cb);
+
+  // EventLoop::call_later / call_at
+  //
+  // Runs cb() once `delay` has passed / at loop time `when` (seconds, as
+  // time() returns). A negative delay means now.
+  TimerHandle call_later(double delay, absl::AnyInvocable<void()> cb);
+  template <class Rep, class Period>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay,
+                         absl::AnyInvocable<void()> cb) {
+    return call_later(std::chrono::duration<double>(delay).count(),
+                      std::move(cb));
+  }
+  TimerHandle call_at(double when, absl::AnyInvocable<void()> cb);
+
+  // EventLoop::call_soon_threadsafe
+  //
+  // Thread-safe: may be called from any thread. Queues cb() and wakes the
+  // loop if it sleeps. Callbacks from one thread run in the order queued.
+  // Throws RuntimeError when the loop is closed.
+  void call_soon_threadsafe(absl::AnyInvocable<void()> cb);
+
+  // EventLoop::create_task (defined in asyncio/task.h)
+  //
+  // Wraps `f` (a callable returning T, Future<T> or Task<T>) in a Task<T>
+  // that starts on a later iteration.
+  template <class F>
+  auto create_task(F&& f, std::string name = std::string());
+
+  // EventLoop::set_exception_handler
+  //
+  // Replaces how errors nobody else could take are reported (unretrieved
+  // future exceptions, exceptions from callbacks). nullptr restores the
+  // default, which prints to stderr.
+  void set_exception_handler(ExceptionHandler handler);
+  void call_exception_handler(const ExceptionContext& context);
+  void default_exception_handler(const ExceptionContext& context);
+
+  // EventLoop::native_handle: the libevent base, for registering the
+  // application's own events.
+  event_base* native_handle() const noexcept { return base_; }
+
+  // --- Internal interface (used by the library's own templates) ----------
+  void enqueue(internal::ReadyNode* node) {
+    ready_.push(node);
+    if (!in_tick_ && armed_for_ != kArmedNow) arm_tick();
+  }
+  void enqueue_list(internal::NodeList& list) {
+    ready_.splice(list);
+    if (!in_tick_ && armed_for_ != kArmedNow) arm_tick();
+  }
+  std::int64_t now_ns() const;
+  static std::int64_t seconds_to_ns(double seconds);
+  // Schedules `slot` (when already set) and takes the reference that
+  // slot.node's owner gave for the heap.
+  void add_timer(internal::TimerSlot* slot);
+  // Removes `slot` if it is still in the heap; true when it was (the caller
+  // gets back the heap's reference).
+  bool remove_timer(internal::TimerSlot* slot);
+  void register_task(internal::FutureStateBase* task);
+  void unregister_task(internal::FutureStateBase* task);
+  internal::FutureStateBase* first_task() const noexcept { return tasks_head_; }
+  const std::exception_ptr& closed_error();
+
+ private:
+  static constexpr std::int64_t kArmedNow = INT64_MIN;
+  static void on_tick(int, short, void* arg);
+  static void on_wake(int, short, void* arg);
+  void init(Options options);
+  void tick();
+  void arm_tick();
+  void rearm_after_tick();
+  void drain_threadsafe();
+  void drain_discarded();
+  void check_can_run();
+  void heap_up(std::size_t i);
+  void heap_down(std::size_t i);
+  void heap_swap(std::size_t a, std::size_t b);
+  bool heap_less(std::size_t a, std::size_t b) const;
+
+  event_base* base_ = nullptr;
+  bool owns_base_ = false;
+  event* tick_ev_ = nullptr;
+  event* wake_ev_ = nullptr;
+  int wake_fd_ = -1;
+
+  internal::NodeList ready_;
+  std::vector<internal::TimerSlot*> heap_;
+  std::uint64_t timer_seq_ = 0;
+
+  bool in_tick_ = false;
+  bool tick_armed_ = false;
+  std::int64_t armed_for_ = INT64_MAX;  // loop time the tick is armed for
+  bool running_ = false;
+  bool stopping_ = false;
+  bool closed_ = false;
+  bool closing_ = false;
+  bool virtual_clock_ = false;
+  std::int64_t virtual_now_ = 0;
+
+  absl::Mutex threadsafe_mu_;
+  std::vector<absl::AnyInvocable<void()>> threadsafe_queue_
+      ABSL_GUARDED_BY(threadsafe_mu_);
+  bool threadsafe_closed_ ABSL_GUARDED_BY(threadsafe_mu_) = false;
+  bool wake_pending_ ABSL_GUARDED_BY(threadsafe_mu_) = false;
+
+  ExceptionHandler exception_handler_;
+  std::exception_ptr closed_error_;
+
+  internal::FutureStateBase* tasks_head_ = nullptr;
+  internal::FutureStateBase* tasks_tail_ = nullptr;
+};
+
+// asyncio::get_running_loop
+//
+// The loop running in this thread (inside run_forever/run_until_complete,
+// or inside the library's callbacks on an adopted base). Throws RuntimeError
+// when there is none.
+EventLoop& get_running_loop();
+
+// asyncio::new_event_loop: a new loop with the real clock.
+std::unique_ptr<EventLoop> new_event_loop();
+
+namespace internal {
+// The loop running in this thread, or nullptr.
+EventLoop* running_loop() noexcept;
+// Sets the running loop for a scope (restores the previous one).
+class RunningLoopScope {
+ public:
+  explicit RunningLoopScope(EventLoop* loop) noexcept;
+  ~RunningLoopScope();
+  RunningLoopScope(const RunningLoopScope&) = delete;
+  RunningLoopScope& operator=(const RunningLoopScope&) = delete;
+
+ private:
+  EventLoop* saved_;
+};
+}  // namespace internal
+
+// --- template bodies -------------------------------------------------------
+
+template <class F>
+auto EventLoop::run_until_complete(F&& future) {
+  using D = std::decay_t<F>;
+  if constexpr (internal::FutureLike<D>::value) {
+    using T = typename internal::FutureLike<D>::value_t;
+    Future<T> fut = std::forward<F>(future);
+    if (!fut.valid()) internal::throw_invalid_state("empty Future");
+    check_can_run();
+    if (&fut.get_loop() != this)
+      throw RuntimeError("the future belongs to another event loop");
+    bool finished = fut.done();
+    std::uint64_t id = 0;
+    if (!finished) id = fut.add_done_callback([this] { stop(); });
+    run_forever();
+    if (!fut.done()) {
+      fut.remove_done_callback(id);
+      throw RuntimeError("Event loop stopped before Future completed.");
+    }
+    internal::FutureState<T>* s = internal::FutureAccess::state(fut);
+    if (s->has_error()) std::rethrow_exception(s->take_error());
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else {
+      s->add_ref();
+      fut = Future<T>();  // a sole owner may move the value out
+      T value = s->transfer_value();
+      s->release();
+      return value;
+    }
+  } else {
+    static_assert(std::is_invocable_v<D&>,
+                  "run_until_complete takes a future, a task or a callable");
+    return run_until_complete(create_task(std::forward<F>(future)));
+  }
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_EVENT_LOOP_H_

@@ -1,0 +1,302 @@
+// asyncio/internal/future_state.h — the non-template core of every future.
+//
+// Not part of the public API; included by asyncio/future.h.
+//
+// A future's shared state is a FutureStateBase (compiled once, in
+// lib/future_state.cc) plus, in FutureState<T>, the storage for a T.
+// Every state is also a ReadyNode so that continuation stages and tasks can
+// sit in a callback list and then in the loop's ready queue with no extra
+// allocation: completing a future splices its whole callback list onto the
+// ready queue in O(1), keeping registration order.
+//
+// State machine (State):
+//
+//     kPending ──set_result()────▶ kResult
+//        │  └────set_exception()──▶ kException
+//        └───────cancel()─────────▶ kCancelled
+//
+// Only kPending has transitions; completing a done state is an internal bug
+// (assert) and, through Promise, an InvalidStateError.
+//
+// Ownership: intrusive, non-atomic reference count (futures are loop-affine).
+// A node in a callback list holds a reference to the state it waits on; the
+// ready queue holds one reference to each queued node.
+#ifndef ASYNCIO_INTERNAL_FUTURE_STATE_H_
+#define ASYNCIO_INTERNAL_FUTURE_STATE_H_
+
+#include <cassert>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "asyncio/errors.h"
+
+namespace asyncio {
+
+class EventLoop;
+
+namespace internal {
+
+// A unit of work in the loop's ready queue, or a waiter in a callback list.
+// The loop calls run() once per scheduling; run() consumes the reference the
+// queue held. discard() replaces run() when the loop is closed: it must not
+// run user code, and it consumes the reference too.
+class ReadyNode {
+ public:
+  ReadyNode() = default;
+  ReadyNode(const ReadyNode&) = delete;
+  ReadyNode& operator=(const ReadyNode&) = delete;
+
+  virtual void run() = 0;
+  virtual void discard() = 0;
+  // Non-zero for done-callbacks, which can be removed by id.
+  virtual std::uint64_t callback_id() const { return 0; }
+
+  ReadyNode* next_ = nullptr;
+
+ protected:
+  ~ReadyNode() = default;
+};
+
+// Intrusive singly-linked FIFO of ReadyNodes.
+struct NodeList {
+  ReadyNode* head = nullptr;
+  ReadyNode* tail = nullptr;
+
+  bool empty() const { return head == nullptr; }
+  void push(ReadyNode* n) {
+    n->next_ = nullptr;
+    if (tail) {
+      tail->next_ = n;
+    } else {
+      head = n;
+    }
+    tail = n;
+  }
+  // Moves every node of `other` to the back of this list.
+  void splice(NodeList& other) {
+    if (other.head == nullptr) return;
+    if (tail) {
+      tail->next_ = other.head;
+    } else {
+      head = other.head;
+    }
+    tail = other.tail;
+    other.head = other.tail = nullptr;
+  }
+  ReadyNode* take_all() {
+    ReadyNode* h = head;
+    head = tail = nullptr;
+    return h;
+  }
+};
+
+enum class State : std::uint8_t { kPending, kResult, kException, kCancelled };
+
+class TaskCore;
+
+class FutureStateBase : public ReadyNode {
+ public:
+  explicit FutureStateBase(EventLoop* loop) : loop_(loop) {}
+
+  void add_ref() noexcept { ++refs_; }
+  void release() noexcept {
+    if (--refs_ == 0) destroy();
+  }
+  std::uint32_t refs() const noexcept { return refs_; }
+
+  State state() const noexcept { return state_; }
+  bool done() const noexcept { return state_ != State::kPending; }
+  bool cancelled() const noexcept { return state_ == State::kCancelled; }
+  // True when the state ended with a CancelledError, whether by cancel() or
+  // by a continuation or producer that raised one.
+  bool error_is_cancel() const noexcept {
+    return state_ == State::kCancelled || (flags_ & kErrorIsCancel) != 0;
+  }
+  bool has_error() const noexcept {
+    return state_ == State::kException || state_ == State::kCancelled;
+  }
+  EventLoop* loop() const noexcept { return loop_; }
+
+  // The stored exception (for kException and kCancelled); marks it
+  // retrieved, so it is not reported when the state dies.
+  const std::exception_ptr& take_error() noexcept {
+    flags_ |= kRetrieved;
+    return error_;
+  }
+  void mark_retrieved() noexcept { flags_ |= kRetrieved; }
+
+  // Producer side. Precondition: !done().
+  void set_exception(std::exception_ptr e);  // checks whether e is cancellation
+  void set_error(std::exception_ptr e, bool is_cancel);
+  void set_cancelled(std::exception_ptr e);
+
+  // FutureStateBase::cancel
+  //
+  // asyncio's Future.cancel(): false when done. Otherwise walks up the chain
+  // of pending stages (iteratively: a chain of any length keeps the stack
+  // flat) to whatever is pending at the top, cancels it, and returns true.
+  // The CancelledError then flows down through the loop.
+  bool cancel(const std::string& msg);
+  bool cancel_with(const std::exception_ptr& exc);
+
+  // Consumer side. `node` must already hold a reference to this state (the
+  // reference moves with it to the ready queue when this state completes).
+  // On a done state the node goes straight to the ready queue.
+  void add_callback(ReadyNode* node);
+  // Unlinks `node` if it is still waiting here (the caller gets back the
+  // reference it held); true when it was.
+  bool remove_callback(ReadyNode* node);
+  // Unlinks and discards the done-callback with this id; returns 0 or 1.
+  std::size_t remove_callback_id(std::uint64_t id);
+
+  // Type-erased task access (AnyTask); nullptr for plain futures.
+  virtual TaskCore* task_core() noexcept { return nullptr; }
+  // How the exception handler names this future ("Future", "Task-3").
+  virtual std::string describe() const;
+
+  // Leaf states are never queued; nodes and timer-backed states override.
+  void run() override;
+  void discard() override;
+
+ protected:
+  enum Flag : std::uint8_t {
+    kRetrieved = 1,      // the exception was seen by someone
+    kErrorIsCancel = 2,  // kException holding a CancelledError
+    kMustCancel = 4,     // pending node: cancel requested; error_ holds it
+    kValueTaken = 8,     // a move-only value was moved out
+    kPhaseInner = 16,    // node: waiting on a continuation's inner future
+    kStarted = 32,       // task: body has run
+  };
+
+  virtual ~FutureStateBase();
+
+  // One step of the cancel walk. A leaf cancels itself and returns nullptr;
+  // a stage that waits on a pending future returns that future; a stage
+  // whose awaited future is already done records kMustCancel.
+  virtual FutureStateBase* cancel_step(const std::exception_ptr& exc);
+  // Producer hook, run synchronously by a leaf's cancel_step after the state
+  // became cancelled (releases timers, waiter slots).
+  virtual void on_cancel() {}
+
+  // For stages: the cancel step of something that waits on `waiting`.
+  FutureStateBase* stage_cancel_step(FutureStateBase* waiting,
+                                     const std::exception_ptr& exc);
+
+  // Marks the result stored and schedules the callbacks.
+  void set_result_state();
+
+  std::uint32_t refs_ = 1;
+  State state_ = State::kPending;
+  std::uint8_t flags_ = 0;
+  EventLoop* loop_;
+  std::exception_ptr error_;
+  NodeList callbacks_;
+
+ private:
+  void destroy() noexcept;
+  void schedule_callbacks();
+};
+
+// The task whose code is running now (set while a task's body or any stage
+// created under that task runs). Loop thread only.
+extern thread_local FutureStateBase* tls_current_task;
+
+class CurrentTaskScope {
+ public:
+  explicit CurrentTaskScope(FutureStateBase* task) noexcept
+      : saved_(tls_current_task) {
+    tls_current_task = task;
+  }
+  ~CurrentTaskScope() { tls_current_task = saved_; }
+  CurrentTaskScope(const CurrentTaskScope&) = delete;
+  CurrentTaskScope& operator=(const CurrentTaskScope&) = delete;
+
+ private:
+  FutureStateBase* saved_;
+};
+
+// Loop access for template code (keeps event_loop.h out of future.h).
+EventLoop* running_loop_or_throw();
+void enqueue(EventLoop* loop, ReadyNode* node);
+
+[[noreturn]] void throw_invalid_state(const char* what);
+
+// FutureState<T>: the base plus storage for one T.
+// The type result() returns: const T&, or void.
+template <class T>
+struct ResultRef {
+  using type = const T&;
+};
+template <>
+struct ResultRef<void> {
+  using type = void;
+};
+
+template <class T>
+class FutureState : public FutureStateBase {
+ public:
+  using FutureStateBase::FutureStateBase;
+
+  template <class... A>
+  void set_value(A&&... args) {
+    assert(!done());
+    ::new (static_cast<void*>(&storage_)) T(std::forward<A>(args)...);
+    set_result_state();
+  }
+
+  // Precondition: state() == kResult.
+  const T& value_ref() const {
+    if (flags_ & kValueTaken)
+      throw_invalid_state("the move-only result was already moved out");
+    return *std::launder(reinterpret_cast<const T*>(&storage_));
+  }
+  T& value_mut() { return *std::launder(reinterpret_cast<T*>(&storage_)); }
+
+  // The value for one consumer: moved when this consumer holds the only
+  // reference or T cannot be copied (then later consumers get
+  // InvalidStateError), copied otherwise.
+  T transfer_value() {
+    (void)value_ref();  // throws when already taken
+    if constexpr (std::is_copy_constructible_v<T>) {
+      if (refs_ != 1) return value_mut();
+      return std::move(value_mut());
+    } else {
+      if (refs_ != 1) flags_ |= kValueTaken;
+      return std::move(value_mut());
+    }
+  }
+  bool sole_owner() const noexcept { return refs_ == 1; }
+
+ protected:
+  ~FutureState() override {
+    if (state_ == State::kResult) value_mut().~T();
+  }
+
+ private:
+  std::aligned_storage_t<sizeof(T), alignof(T)> storage_;
+};
+
+template <>
+class FutureState<void> : public FutureStateBase {
+ public:
+  using FutureStateBase::FutureStateBase;
+  void set_value() {
+    assert(!done());
+    set_result_state();
+  }
+  void value_ref() const {}
+  void transfer_value() {}
+  bool sole_owner() const noexcept { return refs_ == 1; }
+
+ protected:
+  ~FutureState() override = default;
+};
+
+}  // namespace internal
+}  // namespace asyncio
+
+#endif  // ASYNCIO_INTERNAL_FUTURE_STATE_H_

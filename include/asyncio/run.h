@@ -1,0 +1,69 @@
+// asyncio/run.h — run(main): the entry point of an asyncio program.
+//
+//   asyncio::Future<void> main_task() {
+//     return asyncio::sleep(1).then([] { std::puts("hello"); });
+//   }
+//   int main() { asyncio::run(main_task); }
+//
+// Contract (asyncio.run): creates a new event loop, runs `main` (a callable
+// returning T, Future<T> or Task<T>) as a task until it completes, then
+// cancels every task still pending and runs the loop until they have
+// finished, then closes the loop. Returns main's result or rethrows its
+// exception. Throws RuntimeError when a loop already runs in this thread.
+// Exceptions of leftover tasks (other than cancellation) go to the loop's
+// exception handler.
+//
+// Thread affinity: any thread with no running loop; the loop lives and dies
+// inside the call.
+#ifndef ASYNCIO_RUN_H_
+#define ASYNCIO_RUN_H_
+
+#include <type_traits>
+#include <utility>
+
+#include "asyncio/event_loop.h"
+#include "asyncio/task.h"
+
+namespace asyncio {
+
+// asyncio::RunOptions
+struct RunOptions {
+  // Run on a virtual clock (see EventLoop::Options).
+  bool virtual_clock = false;
+};
+
+namespace internal {
+// Cancels the loop's pending tasks and runs the loop until they are done.
+void cancel_all_tasks(EventLoop& loop);
+void check_no_running_loop();
+}  // namespace internal
+
+// asyncio::run
+template <class F>
+auto run(F&& main, RunOptions options = RunOptions()) {
+  internal::check_no_running_loop();
+  EventLoop loop(EventLoop::Options{options.virtual_clock});
+  auto task = loop.create_task(std::forward<F>(main));
+  using T = typename internal::FutureLike<decltype(task)>::value_t;
+  auto finish = [&loop] {
+    internal::cancel_all_tasks(loop);
+    loop.close();
+  };
+  try {
+    if constexpr (std::is_void_v<T>) {
+      loop.run_until_complete(std::move(task));
+      finish();
+    } else {
+      T result = loop.run_until_complete(std::move(task));
+      finish();
+      return result;
+    }
+  } catch (...) {
+    if (!loop.is_closed()) finish();
+    throw;
+  }
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_RUN_H_

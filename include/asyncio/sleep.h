@@ -1,0 +1,119 @@
+// asyncio/sleep.h — sleep(delay) and sleep(delay, result).
+//
+//   asyncio::sleep(1.5).then([] { std::puts("1.5 s later"); });
+//   asyncio::sleep(std::chrono::seconds(1), std::string("done"))
+//       .then([](const std::string& r) { std::puts(r.c_str()); });  // done
+//
+// Contract: the future completes with `result` (nothing for the void form)
+// once `delay` has passed on the running loop's clock. A delay <= 0 returns
+// a future that is already done, so `sleep(0).then(f)` runs f on the next
+// iteration: it yields to the loop exactly once, as asyncio.sleep(0) does.
+// Cancelling the future removes its timer before cancel() returns.
+//
+// Thread affinity: call on the loop's thread while the loop runs; throws
+// RuntimeError when no loop runs in this thread. Cost: one allocation (the
+// future's state is also the timer entry); O(log n) in the loop's heap.
+#ifndef ASYNCIO_SLEEP_H_
+#define ASYNCIO_SLEEP_H_
+
+#include <chrono>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "asyncio/event_loop.h"
+#include "asyncio/future.h"
+
+namespace asyncio {
+namespace internal {
+
+// A future whose state is also its timer entry.
+template <class R>
+class SleepState final : public FutureState<R> {
+ public:
+  template <class... A>
+  SleepState(EventLoop* loop, std::int64_t when, A&&... value)
+      : FutureState<R>(loop) {
+    if constexpr (!std::is_void_v<R>) value_.emplace(std::forward<A>(value)...);
+    slot_.when = when;
+    slot_.node = this;
+    this->add_ref();  // the heap's reference
+    loop->add_timer(&slot_);
+  }
+
+  // The timer is due (the loop moved it to the ready queue).
+  void run() override {
+    if (!this->done()) {
+      if constexpr (std::is_void_v<R>) {
+        this->set_value();
+      } else {
+        this->set_value(std::move(*value_));
+        value_.reset();
+      }
+    }
+    this->release();
+  }
+  void discard() override {
+    if (!this->done()) {
+      this->set_cancelled(loop_closed_error(this->loop_));
+      this->mark_retrieved();
+    }
+    this->release();
+  }
+
+ protected:
+  void on_cancel() override {
+    if (this->loop_->remove_timer(&slot_)) this->release();
+  }
+
+ private:
+  TimerSlot slot_;
+  struct Empty {};
+  std::conditional_t<std::is_void_v<R>, Empty,
+                     std::optional<std::conditional_t<std::is_void_v<R>, int, R>>>
+      value_;
+};
+
+template <class R, class... A>
+Future<R> make_sleep(double delay, A&&... value) {
+  EventLoop* loop = running_loop_or_throw();
+  std::int64_t d = EventLoop::seconds_to_ns(delay);
+  if (d <= 0) {
+    auto* s = new FutureState<R>(loop);
+    s->set_value(std::forward<A>(value)...);
+    return FutureAccess::adopt<R>(s);
+  }
+  auto* s = new SleepState<R>(loop, loop->now_ns() + d, std::forward<A>(value)...);
+  return FutureAccess::adopt<R>(s);
+}
+
+}  // namespace internal
+
+// asyncio::sleep
+//
+// Completes after `delay` seconds (or a std::chrono duration).
+inline Future<void> sleep(double delay) {
+  return internal::make_sleep<void>(delay);
+}
+template <class Rep, class Period>
+Future<void> sleep(std::chrono::duration<Rep, Period> delay) {
+  return sleep(std::chrono::duration<double>(delay).count());
+}
+
+// asyncio::sleep(delay, result)
+//
+// Completes with `result` after `delay`.
+template <class R>
+Future<std::decay_t<R>> sleep(double delay, R&& result) {
+  return internal::make_sleep<std::decay_t<R>>(delay, std::forward<R>(result));
+}
+template <class Rep, class Period, class R>
+Future<std::decay_t<R>> sleep(std::chrono::duration<Rep, Period> delay,
+                              R&& result) {
+  return sleep(std::chrono::duration<double>(delay).count(),
+               std::forward<R>(result));
+}
+
+}  // namespace asyncio
+
+#endif  // ASYNCIO_SLEEP_H_

@@ -1,0 +1,520 @@
+// EventLoop: the ready queue, the timer heap and their one libevent timer,
+// the cross-thread wake-up, and run/stop/close.
+#include "asyncio/event_loop.h"
+
+#include <event2/event.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "asyncio/task.h"
+
+namespace asyncio {
+namespace {
+
+thread_local EventLoop* tls_running_loop = nullptr;
+
+constexpr std::int64_t kNotArmed = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kImmediate = std::numeric_limits<std::int64_t>::min();
+
+std::string describe_exception(const std::exception_ptr& e) {
+  if (!e) return std::string();
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError& c) {
+    return "CancelledError: " + c.message();
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";  // not a std::exception: described as such
+  }
+}
+
+}  // namespace
+
+namespace internal {
+
+EventLoop* running_loop() noexcept { return tls_running_loop; }
+
+RunningLoopScope::RunningLoopScope(EventLoop* loop) noexcept
+    : saved_(tls_running_loop) {
+  tls_running_loop = loop;
+}
+RunningLoopScope::~RunningLoopScope() { tls_running_loop = saved_; }
+
+void CallbackNode::run() {
+  if (!cancelled_) {
+    running_ = true;
+    try {
+      fn_();
+    } catch (...) {
+      loop_->call_exception_handler(ExceptionContext{
+          "Exception in callback", std::current_exception(), std::string()});
+    }
+    running_ = false;
+  }
+  fn_ = nullptr;  // captures die once the callback has run
+  release();
+}
+
+void CallbackNode::cancel() {
+  if (cancelled_) return;
+  cancelled_ = true;
+  if (!running_) fn_ = nullptr;
+}
+
+void TimerCallbackNode::cancel() {
+  CallbackNode::cancel();
+  if (loop_->remove_timer(&slot)) release();
+}
+
+}  // namespace internal
+
+// --- Handle -----------------------------------------------------------------
+
+Handle::Handle(const Handle& other) noexcept : node_(other.node_) {
+  if (node_) node_->add_ref();
+}
+Handle& Handle::operator=(const Handle& other) noexcept {
+  if (other.node_) other.node_->add_ref();
+  if (node_) node_->release();
+  node_ = other.node_;
+  return *this;
+}
+Handle::Handle(Handle&& other) noexcept : node_(other.node_) {
+  other.node_ = nullptr;
+}
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    if (node_) node_->release();
+    node_ = other.node_;
+    other.node_ = nullptr;
+  }
+  return *this;
+}
+Handle::~Handle() {
+  if (node_) node_->release();
+}
+void Handle::cancel() {
+  if (node_) node_->cancel();
+}
+bool Handle::cancelled() const { return node_ != nullptr && node_->cancelled(); }
+
+double TimerHandle::when() const {
+  if (node_ == nullptr) throw InvalidStateError("empty TimerHandle");
+  return static_cast<double>(
+             static_cast<internal::TimerCallbackNode*>(node_)->slot.when) /
+         1e9;
+}
+
+// --- EventLoop --------------------------------------------------------------
+
+EventLoop::EventLoop() : EventLoop(Options()) {}
+
+EventLoop::EventLoop(Options options) {
+  base_ = event_base_new();
+  if (base_ == nullptr) throw RuntimeError("event_base_new() failed");
+  owns_base_ = true;
+  init(options);
+}
+
+EventLoop::EventLoop(event_base* base, Options options) {
+  if (base == nullptr) throw RuntimeError("EventLoop: null event_base");
+  base_ = base;
+  init(options);
+}
+
+void EventLoop::init(Options options) {
+  virtual_clock_ = options.virtual_clock;
+  armed_for_ = kNotArmed;
+  tick_ev_ = event_new(base_, -1, 0, &EventLoop::on_tick, this);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (tick_ev_ == nullptr || wake_fd_ < 0) {
+    if (tick_ev_) event_free(tick_ev_);
+    if (owns_base_) event_base_free(base_);
+    throw RuntimeError("EventLoop: cannot create internal events");
+  }
+  wake_ev_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST,
+                       &EventLoop::on_wake, this);
+  event_add(wake_ev_, nullptr);
+}
+
+EventLoop::~EventLoop() {
+  // Precondition: not running (a loop cannot be destroyed from its own
+  // callbacks). close() is idempotent.
+  close();
+  event_free(tick_ev_);
+  event_free(wake_ev_);
+  ::close(wake_fd_);
+  if (owns_base_) event_base_free(base_);
+}
+
+std::unique_ptr<EventLoop> new_event_loop() {
+  return std::make_unique<EventLoop>();
+}
+
+EventLoop& get_running_loop() {
+  if (tls_running_loop == nullptr) throw RuntimeError("no running event loop");
+  return *tls_running_loop;
+}
+
+std::int64_t EventLoop::now_ns() const {
+  if (virtual_clock_) return virtual_now_;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double EventLoop::time() const { return static_cast<double>(now_ns()) / 1e9; }
+
+std::int64_t EventLoop::seconds_to_ns(double seconds) {
+  if (std::isnan(seconds)) throw std::invalid_argument("delay is NaN");
+  constexpr double kMax = 9.0e18;
+  double ns = seconds * 1e9;
+  if (ns > kMax) ns = kMax;
+  if (ns < -kMax) ns = -kMax;
+  return static_cast<std::int64_t>(std::llround(ns));
+}
+
+void EventLoop::check_can_run() {
+  if (closed_) throw RuntimeError("Event loop is closed");
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (tls_running_loop != nullptr)
+    throw RuntimeError(
+        "Cannot run the event loop while another loop is running");
+}
+
+void EventLoop::run_forever() {
+  check_can_run();
+  running_ = true;
+  internal::RunningLoopScope scope(this);
+  for (;;) {
+    // After stop(), one non-blocking pass: poll I/O, run what is ready.
+    event_base_loop(base_, stopping_ ? EVLOOP_NONBLOCK : EVLOOP_ONCE);
+    if (stopping_) break;
+  }
+  stopping_ = false;
+  running_ = false;
+}
+
+void EventLoop::stop() { stopping_ = true; }
+
+void EventLoop::close() {
+  if (running_) throw RuntimeError("Cannot close a running event loop");
+  if (closed_) return;
+  closed_ = true;
+  std::vector<absl::AnyInvocable<void()>> dropped;
+  {
+    absl::MutexLock lock(&threadsafe_mu_);
+    threadsafe_closed_ = true;
+    dropped.swap(threadsafe_queue_);
+  }
+  dropped.clear();
+  if (tick_armed_) event_del(tick_ev_);
+  tick_armed_ = false;
+  armed_for_ = kNotArmed;
+  internal::RunningLoopScope scope(this);
+  // Timers: their nodes are discarded like queued callbacks.
+  std::vector<internal::TimerSlot*> timers;
+  timers.swap(heap_);
+  for (internal::TimerSlot* slot : timers) {
+    slot->index = internal::kNotInHeap;
+    ready_.push(slot->node);
+  }
+  drain_discarded();
+  // Tasks still pending wait on futures nobody here will complete: cancel
+  // them so that they, and the stages waiting on them, end.
+  while (tasks_head_ != nullptr) {
+    internal::FutureStateBase* t = tasks_head_;
+    t->add_ref();
+    t->cancel_with(closed_error());
+    drain_discarded();
+    if (t->task_core()->registered) unregister_task(t);
+    t->release();
+  }
+  drain_discarded();
+}
+
+void EventLoop::drain_discarded() {
+  if (closing_) return;  // an outer drain is running
+  closing_ = true;
+  while (!ready_.empty()) {
+    internal::ReadyNode* n = ready_.head;
+    ready_.head = n->next_;
+    if (ready_.head == nullptr) ready_.tail = nullptr;
+    n->next_ = nullptr;
+    n->discard();
+  }
+  closing_ = false;
+}
+
+const std::exception_ptr& EventLoop::closed_error() {
+  if (!closed_error_)
+    closed_error_ = std::make_exception_ptr(CancelledError("Event loop is closed"));
+  return closed_error_;
+}
+
+// --- Scheduling ---------------------------------------------------------
+
+Handle EventLoop::call_soon(absl::AnyInvocable<void()> cb) {
+  if (closed_) throw RuntimeError("Event loop is closed");
+  auto* node = new internal::CallbackNode(this, std::move(cb));
+  node->add_ref();  // the queue's
+  enqueue(node);
+  return Handle(node);
+}
+
+TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb) {
+  if (closed_) throw RuntimeError("Event loop is closed");
+  std::int64_t d = seconds_to_ns(delay);
+  if (d < 0) d = 0;
+  auto* node = new internal::TimerCallbackNode(this, std::move(cb));
+  node->slot.when = now_ns() + d;
+  node->slot.node = node;
+  node->add_ref();  // the heap's
+  add_timer(&node->slot);
+  return TimerHandle(node);
+}
+
+TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb) {
+  if (closed_) throw RuntimeError("Event loop is closed");
+  auto* node = new internal::TimerCallbackNode(this, std::move(cb));
+  node->slot.when = seconds_to_ns(when);
+  node->slot.node = node;
+  node->add_ref();  // the heap's
+  add_timer(&node->slot);
+  return TimerHandle(node);
+}
+
+void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
+  absl::MutexLock lock(&threadsafe_mu_);
+  if (threadsafe_closed_) throw RuntimeError("Event loop is closed");
+  threadsafe_queue_.push_back(std::move(cb));
+  if (wake_pending_) return;
+  wake_pending_ = true;
+  std::uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(wake_fd_, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  // EAGAIN means the counter is already non-zero: the loop will wake.
+}
+
+void EventLoop::on_wake(int fd, short, void* arg) {
+  std::uint64_t value;
+  ssize_t n;
+  do {
+    n = ::read(fd, &value, sizeof value);
+  } while (n < 0 && errno == EINTR);
+  static_cast<EventLoop*>(arg)->drain_threadsafe();
+}
+
+void EventLoop::drain_threadsafe() {
+  std::vector<absl::AnyInvocable<void()>> batch;
+  {
+    absl::MutexLock lock(&threadsafe_mu_);
+    batch.swap(threadsafe_queue_);
+    wake_pending_ = false;
+  }
+  if (closed_) return;
+  for (auto& cb : batch) {
+    enqueue(new internal::CallbackNode(this, std::move(cb)));
+  }
+}
+
+void EventLoop::set_exception_handler(ExceptionHandler handler) {
+  exception_handler_ = std::move(handler);
+}
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) {
+  if (!exception_handler_) {
+    default_exception_handler(context);
+    return;
+  }
+  try {
+    exception_handler_(*this, context);
+  } catch (...) {
+    default_exception_handler(ExceptionContext{
+        "Unhandled error in exception handler", std::current_exception(),
+        std::string()});
+    default_exception_handler(context);
+  }
+}
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) {
+  std::string line = context.message;
+  if (!context.future.empty()) line += "\nfuture: " + context.future;
+  if (context.exception)
+    line += "\nexception: " + describe_exception(context.exception);
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+// --- The iteration --------------------------------------------------------
+
+void EventLoop::on_tick(int, short, void* arg) {
+  static_cast<EventLoop*>(arg)->tick();
+}
+
+void EventLoop::tick() {
+  tick_armed_ = false;
+  armed_for_ = kNotArmed;
+  if (closed_) return;
+  internal::RunningLoopScope scope(this);
+  in_tick_ = true;
+  std::int64_t now = now_ns();
+  if (virtual_clock_ && ready_.empty() && !heap_.empty() &&
+      heap_[0]->when > now) {
+    virtual_now_ = now = heap_[0]->when;  // nothing ready: jump
+  }
+  while (!heap_.empty() && heap_[0]->when <= now) {
+    internal::TimerSlot* slot = heap_[0];
+    heap_swap(0, heap_.size() - 1);
+    heap_.pop_back();
+    slot->index = internal::kNotInHeap;
+    if (!heap_.empty()) heap_down(0);
+    ready_.push(slot->node);
+  }
+  // Run exactly what is ready now; what these schedule waits for the next
+  // iteration (and the I/O poll before it).
+  internal::ReadyNode* n = ready_.take_all();
+  while (n != nullptr) {
+    internal::ReadyNode* next = n->next_;
+    n->next_ = nullptr;
+    n->run();
+    n = next;
+  }
+  in_tick_ = false;
+  arm_tick();
+}
+
+void EventLoop::arm_tick() {
+  if (closed_) {
+    drain_discarded();
+    return;
+  }
+  std::int64_t want;
+  if (!ready_.empty() || (virtual_clock_ && !heap_.empty())) {
+    want = kImmediate;
+  } else if (!heap_.empty()) {
+    want = heap_[0]->when;
+  } else {
+    return;  // nothing to do; an armed tick may stay (a harmless wake-up)
+  }
+  if (tick_armed_ && armed_for_ <= want) return;
+  timeval tv{0, 0};
+  if (want != kImmediate) {
+    std::int64_t delta = want - now_ns();
+    if (delta > 0) {
+      std::int64_t us = (delta + 999) / 1000;  // round up: never early
+      tv.tv_sec = static_cast<time_t>(us / 1000000);
+      tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
+    }
+  }
+  event_add(tick_ev_, &tv);
+  tick_armed_ = true;
+  armed_for_ = want;
+}
+
+// --- Timer heap (binary min-heap on (when, seq), with back-indices) -------
+
+bool EventLoop::heap_less(std::size_t a, std::size_t b) const {
+  const internal::TimerSlot* x = heap_[a];
+  const internal::TimerSlot* y = heap_[b];
+  return x->when < y->when || (x->when == y->when && x->seq < y->seq);
+}
+
+void EventLoop::heap_swap(std::size_t a, std::size_t b) {
+  std::swap(heap_[a], heap_[b]);
+  heap_[a]->index = a;
+  heap_[b]->index = b;
+}
+
+void EventLoop::heap_up(std::size_t i) {
+  while (i > 0) {
+    std::size_t parent = (i - 1) / 2;
+    if (!heap_less(i, parent)) break;
+    heap_swap(i, parent);
+    i = parent;
+  }
+}
+
+void EventLoop::heap_down(std::size_t i) {
+  const std::size_t n = heap_.size();
+  for (;;) {
+    std::size_t l = 2 * i + 1;
+    if (l >= n) break;
+    std::size_t m = l;
+    if (l + 1 < n && heap_less(l + 1, l)) m = l + 1;
+    if (!heap_less(m, i)) break;
+    heap_swap(i, m);
+    i = m;
+  }
+}
+
+void EventLoop::add_timer(internal::TimerSlot* slot) {
+  slot->seq = ++timer_seq_;
+  slot->index = heap_.size();
+  heap_.push_back(slot);
+  heap_up(slot->index);
+  if (!in_tick_ && slot->index == 0) arm_tick();
+}
+
+bool EventLoop::remove_timer(internal::TimerSlot* slot) {
+  std::size_t i = slot->index;
+  if (i == internal::kNotInHeap) return false;
+  const std::size_t last = heap_.size() - 1;
+  if (i != last) {
+    heap_swap(i, last);
+    heap_.pop_back();
+    heap_down(i);
+    heap_up(i);
+  } else {
+    heap_.pop_back();
+  }
+  slot->index = internal::kNotInHeap;
+  return true;
+}
+
+// --- Task registry ----------------------------------------------------------
+
+void EventLoop::register_task(internal::FutureStateBase* task) {
+  internal::TaskCore* core = task->task_core();
+  task->add_ref();
+  core->prev = tasks_tail_;
+  core->next = nullptr;
+  if (tasks_tail_) {
+    tasks_tail_->task_core()->next = task;
+  } else {
+    tasks_head_ = task;
+  }
+  tasks_tail_ = task;
+  core->registered = true;
+}
+
+void EventLoop::unregister_task(internal::FutureStateBase* task) {
+  internal::TaskCore* core = task->task_core();
+  if (!core->registered) return;
+  if (core->prev) {
+    core->prev->task_core()->next = core->next;
+  } else {
+    tasks_head_ = core->next;
+  }
+  if (core->next) {
+    core->next->task_core()->prev = core->prev;
+  } else {
+    tasks_tail_ = core->prev;
+  }
+  core->prev = core->next = nullptr;
+  core->registered = false;
+  task->release();
+}
+
+}  // namespace asyncio

@@ -1,0 +1,185 @@
+// The non-template core of every future: state transitions, callback lists,
+// the cancel walk and the unretrieved-exception report.
+#include "asyncio/internal/future_state.h"
+
+#include <cassert>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "asyncio/errors.h"
+#include "asyncio/event_loop.h"
+#include "asyncio/outcome.h"
+
+namespace asyncio {
+namespace internal {
+
+thread_local FutureStateBase* tls_current_task = nullptr;
+
+bool is_cancelled_error(const std::exception_ptr& e) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const CancelledError&) {
+    return true;
+  } catch (...) {
+    return false;  // any other type: not a cancellation
+  }
+}
+
+void throw_invalid_state(const char* what) { throw InvalidStateError(what); }
+
+EventLoop* running_loop_or_throw() { return &get_running_loop(); }
+
+void enqueue(EventLoop* loop, ReadyNode* node) { loop->enqueue(node); }
+
+const std::exception_ptr& loop_closed_error(EventLoop* loop) {
+  return loop->closed_error();
+}
+
+void report_callback_exception(EventLoop* loop, std::exception_ptr e) {
+  loop->call_exception_handler(
+      ExceptionContext{"Exception in callback", std::move(e), std::string()});
+}
+
+std::uint64_t next_callback_id() {
+  static thread_local std::uint64_t next = 0;
+  return ++next;
+}
+
+FutureStateBase::~FutureStateBase() { assert(callbacks_.empty()); }
+
+void FutureStateBase::destroy() noexcept {
+  if (state_ == State::kException && !(flags_ & (kRetrieved | kErrorIsCancel))) {
+    // asyncio reports this from __del__; we hand it to the loop, which runs
+    // the exception handler on its next iteration (never from here).
+    const bool is_task = task_core() != nullptr;
+    ExceptionContext ctx{
+        is_task ? "Task exception was never retrieved"
+                : "Future exception was never retrieved",
+        error_, describe()};
+    if (loop_->is_closed()) {
+      loop_->call_exception_handler(ctx);
+    } else {
+      loop_->call_soon([loop = loop_, ctx = std::move(ctx)] {
+        loop->call_exception_handler(ctx);
+      });
+    }
+  }
+  delete this;
+}
+
+std::string FutureStateBase::describe() const { return "Future"; }
+
+void FutureStateBase::run() {
+  assert(false && "a leaf future state is never queued");
+  release();
+}
+
+void FutureStateBase::discard() { release(); }
+
+void FutureStateBase::schedule_callbacks() {
+  if (!callbacks_.empty()) loop_->enqueue_list(callbacks_);
+}
+
+void FutureStateBase::set_result_state() {
+  assert(state_ == State::kPending);
+  state_ = State::kResult;
+  schedule_callbacks();
+}
+
+void FutureStateBase::set_exception(std::exception_ptr e) {
+  const bool is_cancel = is_cancelled_error(e);
+  assert(state_ == State::kPending);
+  state_ = State::kException;
+  error_ = std::move(e);
+  if (is_cancel) flags_ |= kErrorIsCancel;
+  schedule_callbacks();
+}
+
+void FutureStateBase::set_error(std::exception_ptr e, bool is_cancel) {
+  if (is_cancel) {
+    set_cancelled(std::move(e));
+    return;
+  }
+  assert(state_ == State::kPending);
+  state_ = State::kException;
+  error_ = std::move(e);
+  schedule_callbacks();
+}
+
+void FutureStateBase::set_cancelled(std::exception_ptr e) {
+  assert(state_ == State::kPending);
+  state_ = State::kCancelled;
+  error_ = std::move(e);
+  schedule_callbacks();
+}
+
+bool FutureStateBase::cancel(const std::string& msg) {
+  if (done()) return false;
+  return cancel_with(std::make_exception_ptr(CancelledError(msg)));
+}
+
+bool FutureStateBase::cancel_with(const std::exception_ptr& exc) {
+  if (done()) return false;
+  // Iterative: each step names the next state up the chain, so cancelling
+  // the tail of a chain of any length uses constant stack.
+  FutureStateBase* s = this;
+  while (s != nullptr) s = s->cancel_step(exc);
+  return true;
+}
+
+FutureStateBase* FutureStateBase::cancel_step(const std::exception_ptr& exc) {
+  set_cancelled(exc);
+  on_cancel();
+  return nullptr;
+}
+
+FutureStateBase* FutureStateBase::stage_cancel_step(
+    FutureStateBase* waiting, const std::exception_ptr& exc) {
+  if (waiting != nullptr && !waiting->done()) return waiting;
+  // What this stage waits on is done (its step is queued) or it is between
+  // steps: complete cancelled when the step runs (asyncio's _must_cancel).
+  flags_ |= kMustCancel;
+  error_ = exc;
+  return nullptr;
+}
+
+void FutureStateBase::add_callback(ReadyNode* node) {
+  if (state_ == State::kPending) {
+    callbacks_.push(node);
+  } else {
+    loop_->enqueue(node);
+  }
+}
+
+bool FutureStateBase::remove_callback(ReadyNode* node) {
+  ReadyNode* prev = nullptr;
+  for (ReadyNode* n = callbacks_.head; n != nullptr; prev = n, n = n->next_) {
+    if (n != node) continue;
+    if (prev) {
+      prev->next_ = n->next_;
+    } else {
+      callbacks_.head = n->next_;
+    }
+    if (callbacks_.tail == n) callbacks_.tail = prev;
+    n->next_ = nullptr;
+    return true;
+  }
+  return false;
+}
+
+std::size_t FutureStateBase::remove_callback_id(std::uint64_t id) {
+  for (ReadyNode* n = callbacks_.head; n != nullptr; n = n->next_) {
+    if (n->callback_id() == id) {
+      remove_callback(n);
+      n->discard();
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace internal
+}  // namespace asyncio
