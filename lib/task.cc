@@ -120,7 +120,8 @@ void AnyTask::set_name(std::string name) const {
 int AnyTask::cancelling() const { return checked()->task_core()->cancelling; }
 int AnyTask::uncancel() const {
   internal::TaskCore* c = checked()->task_core();
-  if (c->cancelling > 0) --c->cancelling;
+  if (c->cancelling > 0 && --c->cancelling == 0)
+    checked()->clear_cancel_request();
   return c->cancelling;
 }
 EventLoop& AnyTask::get_loop() const { return *checked()->loop(); }

@@ -65,9 +65,11 @@ class Task : public Future<T> {
   int cancelling() const { return core()->cancelling; }
 
   // Task<T>::uncancel: takes one cancel request back; returns the rest.
+  // When none is left, a cancellation not yet delivered is dropped.
   int uncancel() const {
     internal::TaskCore* c = core();
-    if (c->cancelling > 0) --c->cancelling;
+    if (c->cancelling > 0 && --c->cancelling == 0)
+      this->checked()->clear_cancel_request();
     return c->cancelling;
   }
 

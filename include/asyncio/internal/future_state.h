@@ -142,6 +142,13 @@ class FutureStateBase : public ReadyNode {
   // The CancelledError then flows down through the loop.
   bool cancel(const std::string& msg);
   bool cancel_with(const std::exception_ptr& exc);
+  // Drops a deferred cancel request (Task.uncancel() reaching zero).
+  void clear_cancel_request() noexcept {
+    if (flags_ & kMustCancel) {
+      flags_ &= ~kMustCancel;
+      error_ = nullptr;
+    }
+  }
 
   // Consumer side. `node` must already hold a reference to this state (the
   // reference moves with it to the ready queue when this state completes).
