@@ -196,16 +196,22 @@ void EventLoop::run_forever() {
   check_can_run();
   running_ = true;
   internal::RunningLoopScope scope(this);
-  for (;;) {
-    // After stop(), one non-blocking pass: poll I/O, run what is ready.
-    event_base_loop(base_, stopping_ ? EVLOOP_NONBLOCK : EVLOOP_ONCE);
-    if (stopping_) break;
+  if (stopping_) {
+    // stop() came first: one pass that polls I/O and runs what is ready.
+    event_base_loop(base_, EVLOOP_NONBLOCK);
+  } else {
+    // One libevent loop for the whole run; stop() breaks it after the
+    // current callback (the tick finishes its batch first).
+    event_base_loop(base_, 0);
   }
   stopping_ = false;
   running_ = false;
 }
 
-void EventLoop::stop() { stopping_ = true; }
+void EventLoop::stop() {
+  stopping_ = true;
+  if (running_) event_base_loopbreak(base_);
+}
 
 void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");

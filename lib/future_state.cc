@@ -10,6 +10,7 @@
 
 #include "asyncio/errors.h"
 #include "asyncio/event_loop.h"
+#include "asyncio/future.h"
 #include "asyncio/outcome.h"
 
 namespace asyncio {
@@ -43,12 +44,18 @@ void report_callback_exception(EventLoop* loop, std::exception_ptr e) {
       ExceptionContext{"Exception in callback", std::move(e), std::string()});
 }
 
+Future<void> make_ready_future_void(EventLoop* loop) {
+  auto* s = new FutureState<void>(loop);
+  s->set_value();
+  return FutureAccess::adopt<void>(s);
+}
+
 std::uint64_t next_callback_id() {
   static thread_local std::uint64_t next = 0;
   return ++next;
 }
 
-FutureStateBase::~FutureStateBase() { assert(callbacks_.empty()); }
+FutureStateBase::~FutureStateBase() { assert(callbacks_tail_ == nullptr); }
 
 void FutureStateBase::destroy() noexcept {
   if (state_ == State::kException && !(flags_ & (kRetrieved | kErrorIsCancel))) {
@@ -80,7 +87,13 @@ void FutureStateBase::run() {
 void FutureStateBase::discard() { release(); }
 
 void FutureStateBase::schedule_callbacks() {
-  if (!callbacks_.empty()) loop_->enqueue_list(callbacks_);
+  if (callbacks_tail_ == nullptr) return;
+  NodeList list;
+  list.head = callbacks_tail_->next_;
+  list.tail = callbacks_tail_;
+  list.tail->next_ = nullptr;
+  callbacks_tail_ = nullptr;
+  loop_->enqueue_list(list);
 }
 
 void FutureStateBase::set_result_state() {
@@ -147,39 +160,60 @@ FutureStateBase* FutureStateBase::stage_cancel_step(
 }
 
 void FutureStateBase::add_callback(ReadyNode* node) {
-  if (state_ == State::kPending) {
-    callbacks_.push(node);
-  } else {
+  if (state_ != State::kPending) {
     loop_->enqueue(node);
+  } else if (callbacks_tail_ == nullptr) {
+    node->next_ = node;
+    callbacks_tail_ = node;
+  } else {
+    node->next_ = callbacks_tail_->next_;
+    callbacks_tail_->next_ = node;
+    callbacks_tail_ = node;
   }
+}
+
+ReadyNode* FutureStateBase::unlink_callback_if(
+    const absl::FunctionRef<bool(ReadyNode*)> match) {
+  if (callbacks_tail_ == nullptr) return nullptr;
+  ReadyNode* prev = callbacks_tail_;
+  do {
+    ReadyNode* n = prev->next_;
+    if (match(n)) {
+      if (n == prev) {
+        callbacks_tail_ = nullptr;  // it was the only one
+      } else {
+        prev->next_ = n->next_;
+        if (n == callbacks_tail_) callbacks_tail_ = prev;
+      }
+      n->next_ = nullptr;
+      return n;
+    }
+    prev = n;
+  } while (prev != callbacks_tail_);
+  return nullptr;
 }
 
 bool FutureStateBase::remove_callback(ReadyNode* node) {
-  ReadyNode* prev = nullptr;
-  for (ReadyNode* n = callbacks_.head; n != nullptr; prev = n, n = n->next_) {
-    if (n != node) continue;
-    if (prev) {
-      prev->next_ = n->next_;
-    } else {
-      callbacks_.head = n->next_;
-    }
-    if (callbacks_.tail == n) callbacks_.tail = prev;
-    n->next_ = nullptr;
-    return true;
-  }
-  return false;
+  return unlink_callback_if([node](ReadyNode* n) { return n == node; }) !=
+         nullptr;
 }
 
 std::size_t FutureStateBase::remove_callback_id(std::uint64_t id) {
-  for (ReadyNode* n = callbacks_.head; n != nullptr; n = n->next_) {
-    if (n->callback_id() == id) {
-      remove_callback(n);
-      n->discard();
-      return 1;
-    }
-  }
-  return 0;
+  ReadyNode* n = unlink_callback_if(
+      [id](ReadyNode* c) { return c->callback_id() == id; });
+  if (n == nullptr) return 0;
+  n->discard();
+  return 1;
 }
 
 }  // namespace internal
+
+Future<void> make_ready_future() {
+  return internal::make_ready_future_void(internal::running_loop_or_throw());
+}
+
+Future<void> make_ready_future(EventLoop& loop) {
+  return internal::make_ready_future_void(&loop);
+}
+
 }  // namespace asyncio

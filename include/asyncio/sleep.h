@@ -27,14 +27,24 @@
 namespace asyncio {
 namespace internal {
 
+// Where sleep(delay, result) keeps `result` until the timer fires.
+template <class R>
+struct SleepValue {
+  std::optional<R> value;
+  template <class... A>
+  void emplace(A&&... a) { value.emplace(std::forward<A>(a)...); }
+};
+template <>
+struct SleepValue<void> {};  // sleep(delay): nothing to keep
+
 // A future whose state is also its timer entry.
 template <class R>
-class SleepState final : public FutureState<R> {
+class SleepState final : public FutureState<R>, private SleepValue<R> {
  public:
   template <class... A>
   SleepState(EventLoop* loop, std::int64_t when, A&&... value)
       : FutureState<R>(loop) {
-    if constexpr (!std::is_void_v<R>) value_.emplace(std::forward<A>(value)...);
+    if constexpr (!std::is_void_v<R>) this->emplace(std::forward<A>(value)...);
     slot_.when = when;
     slot_.node = this;
     this->add_ref();  // the heap's reference
@@ -47,8 +57,8 @@ class SleepState final : public FutureState<R> {
       if constexpr (std::is_void_v<R>) {
         this->set_value();
       } else {
-        this->set_value(std::move(*value_));
-        value_.reset();
+        this->set_value(std::move(*this->value));
+        this->value.reset();
       }
     }
     this->release();
@@ -68,10 +78,6 @@ class SleepState final : public FutureState<R> {
 
  private:
   TimerSlot slot_;
-  struct Empty {};
-  std::conditional_t<std::is_void_v<R>, Empty,
-                     std::optional<std::conditional_t<std::is_void_v<R>, int, R>>>
-      value_;
 };
 
 template <class R, class... A>

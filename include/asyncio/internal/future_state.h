@@ -32,6 +32,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "asyncio/errors.h"
 
 namespace asyncio {
@@ -201,11 +202,14 @@ class FutureStateBase : public ReadyNode {
   std::uint8_t flags_ = 0;
   EventLoop* loop_;
   std::exception_ptr error_;
-  NodeList callbacks_;
+  // Callbacks in registration order, as a circular list through the last
+  // node (one pointer instead of two: tail->next_ is the head).
+  ReadyNode* callbacks_tail_ = nullptr;
 
  private:
   void destroy() noexcept;
   void schedule_callbacks();
+  ReadyNode* unlink_callback_if(absl::FunctionRef<bool(ReadyNode*)> match);
 };
 
 // The task whose code is running now (set while a task's body or any stage

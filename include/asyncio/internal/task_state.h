@@ -24,10 +24,10 @@ class TaskCore {
   void set_name(std::string name);
 
   std::uint64_t number = 0;
-  int cancelling = 0;
   std::unique_ptr<std::string> custom_name;  // null: "Task-<number>"
   FutureStateBase* prev = nullptr;
   FutureStateBase* next = nullptr;
+  int cancelling = 0;
   bool registered = false;
 };
 

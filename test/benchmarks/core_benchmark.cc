@@ -1,0 +1,633 @@
+// core_benchmark: the costs DESIGN.md §6 sets targets for, each beside its
+// raw-libevent floor.
+//
+//   bazel run -c opt //test/benchmarks:core_benchmark -- --benchmark_min_time=0.5
+//
+// Every benchmark iteration is one operation, so the Time column is ns per
+// operation. The rows:
+//
+//   BM_Raw_CallbackStep      libevent: one event re-armed with event_active
+//                            from its own callback (libevent runs it again in
+//                            the same pass: no poll per step).
+//   BM_Raw_TimerStep         libevent: one event re-added with a zero timeout
+//                            from its own callback (one loop iteration, hence
+//                            one epoll_wait, per step).
+//   BM_Raw_Spawn             libevent: event_new + event_active, the callback
+//                            runs and event_free()s itself; batches of 1024.
+//   BM_Asyncio_ThenBatch     then() on a resolved future, 1024 queued per
+//                            loop iteration: one scheduled continuation step.
+//   BM_Asyncio_ThenChain     then() on a resolved future from inside the
+//                            previous continuation: one loop iteration (with
+//                            its libevent poll) per step.
+//   BM_Asyncio_CallSoonBatch call_soon(), 1024 per loop iteration.
+//   BM_Asyncio_CallSoonChain call_soon() from the previous callback.
+//   BM_Asyncio_TaskBatch     create_task(callable returning an int), run to
+//                            completion, 1024 per loop iteration.
+//   BM_Asyncio_TaskReadyFutureBatch
+//                            the same, the callable returning a ready
+//                            Future<int> (the task waits on it: 2 iterations).
+//   BM_Memory_RawEvent/N     heap per pending libevent timer event.
+//   BM_Memory_PendingTask/N  heap per pending task with one pending stage:
+//                            create_task(callable returning sleep(1000)),
+//                            started (body ran, the task waits on the sleep).
+//   BM_Memory_PendingTaskThen/N
+//                            the same with sleep(1000).then(f): a task, a
+//                            then() stage and a sleep, all pending.
+//
+// Counters: allocs_per_op (every operator new and libevent malloc during the
+// timed loop, per operation); x_<floor> (this row's time divided by its
+// raw-libevent floor's, added by the reporter below when the floor ran
+// first; with --benchmark_repetitions the medians carry it); bytes_per_* and
+// allocs_per_* for the memory rows, measured with the counting operator new
+// and libevent allocator of this binary as the change in live heap
+// (malloc_usable_size of every block allocated minus every block freed)
+// while N items are created and left pending, divided by N. glibc rounds a
+// block's usable size up to 16k+8 bytes (a 128-byte request has 136 usable);
+// under AddressSanitizer the usable size is the requested size, so a
+// --config=asan build of this binary shows the requested bytes.
+//
+// Single-threaded: the allocation counters are plain globals.
+#include <event2/event.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "asyncio/asyncio.h"
+#include "benchmark/benchmark.h"
+
+// --- Counting allocator -----------------------------------------------------
+
+namespace heap {
+
+std::uint64_t allocs = 0;      // every allocation, always counted
+bool tracking = false;         // live_* follow the heap only while true
+std::int64_t live_bytes = 0;   // usable bytes allocated minus freed
+std::int64_t live_blocks = 0;  // blocks allocated minus freed
+
+inline void* on_alloc(void* p) {
+  ++allocs;
+  if (tracking && p != nullptr) {
+    live_bytes += static_cast<std::int64_t>(malloc_usable_size(p));
+    ++live_blocks;
+  }
+  return p;
+}
+
+inline void on_free(void* p) {
+  if (tracking && p != nullptr) {
+    live_bytes -= static_cast<std::int64_t>(malloc_usable_size(p));
+    --live_blocks;
+  }
+}
+
+// Measures the change in live heap over its lifetime.
+class Window {
+ public:
+  Window() : bytes0_(live_bytes), blocks0_(live_blocks) { tracking = true; }
+  ~Window() { tracking = false; }
+  std::int64_t bytes() const { return live_bytes - bytes0_; }
+  std::int64_t blocks() const { return live_blocks - blocks0_; }
+
+ private:
+  std::int64_t bytes0_;
+  std::int64_t blocks0_;
+};
+
+void* checked_malloc(std::size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  return on_alloc(p);
+}
+
+void* checked_aligned(std::size_t n, std::align_val_t al) {
+  void* p = nullptr;
+  std::size_t a = static_cast<std::size_t>(al);
+  if (a < sizeof(void*)) a = sizeof(void*);
+  if (::posix_memalign(&p, a, n == 0 ? 1 : n) != 0) throw std::bad_alloc();
+  return on_alloc(p);
+}
+
+void release(void* p) {
+  on_free(p);
+  std::free(p);
+}
+
+// libevent's allocator (event_set_mem_functions), counted the same way.
+void* ev_malloc(std::size_t n) { return on_alloc(std::malloc(n)); }
+void* ev_realloc(void* p, std::size_t n) {
+  if (p == nullptr) return on_alloc(std::realloc(p, n));
+  const bool was_tracking = tracking;
+  const auto old_size = static_cast<std::int64_t>(malloc_usable_size(p));
+  void* q = std::realloc(p, n);
+  if (was_tracking && q != nullptr) {
+    live_bytes += static_cast<std::int64_t>(malloc_usable_size(q)) - old_size;
+  }
+  return q;
+}
+void ev_free(void* p) { release(p); }
+
+}  // namespace heap
+
+void* operator new(std::size_t n) { return heap::checked_malloc(n); }
+void* operator new[](std::size_t n) { return heap::checked_malloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return heap::on_alloc(std::malloc(n == 0 ? 1 : n));
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return heap::on_alloc(std::malloc(n == 0 ? 1 : n));
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return heap::checked_aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return heap::checked_aligned(n, a);
+}
+void operator delete(void* p) noexcept { heap::release(p); }
+void operator delete[](void* p) noexcept { heap::release(p); }
+void operator delete(void* p, std::size_t) noexcept { heap::release(p); }
+void operator delete[](void* p, std::size_t) noexcept { heap::release(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  heap::release(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  heap::release(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept { heap::release(p); }
+void operator delete[](void* p, std::align_val_t) noexcept {
+  heap::release(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  heap::release(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  heap::release(p);
+}
+
+namespace {
+
+constexpr int kBatch = 1024;
+
+// Counts allocations over a timed loop; sets allocs_per_op.
+class AllocCounter {
+ public:
+  explicit AllocCounter(benchmark::State& state)
+      : state_(state), start_(heap::allocs) {}
+  ~AllocCounter() {
+    if (state_.iterations() > 0) {
+      state_.counters["allocs_per_op"] =
+          static_cast<double>(heap::allocs - start_) /
+          static_cast<double>(state_.iterations());
+    }
+  }
+
+ private:
+  benchmark::State& state_;
+  std::uint64_t start_;
+};
+
+// A resolved Future<void>. (asyncio::make_ready_future(EventLoop&) is
+// declared in future.h but has no definition in lib/, so it does not link.)
+asyncio::Future<void> ReadyVoid(asyncio::EventLoop& loop) {
+  asyncio::Promise<void> p(loop);
+  p.set_result();
+  return p.get_future();
+}
+
+// One loop iteration: stop() before run_forever() runs exactly one.
+void RunOnce(asyncio::EventLoop& loop) {
+  loop.stop();
+  loop.run_forever();
+}
+
+// --- (d) raw libevent floors -------------------------------------------------
+
+struct RawStep {
+  benchmark::State* state;
+  event* ev;
+};
+
+void RawCallbackStepCb(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<RawStep*>(arg);
+  if (c->state->KeepRunning()) event_active(c->ev, EV_TIMEOUT, 0);
+}
+
+void BM_Raw_CallbackStep(benchmark::State& state) {
+  event_base* base = event_base_new();
+  RawStep c{&state, nullptr};
+  c.ev = event_new(base, -1, 0, &RawCallbackStepCb, &c);
+  event_active(c.ev, EV_TIMEOUT, 0);
+  {
+    AllocCounter allocs(state);
+    event_base_dispatch(base);  // returns when the event stops re-arming
+  }
+  state.SetItemsProcessed(state.iterations());
+  event_free(c.ev);
+  event_base_free(base);
+}
+BENCHMARK(BM_Raw_CallbackStep);
+
+void RawTimerStepCb(evutil_socket_t, short, void* arg) {
+  auto* c = static_cast<RawStep*>(arg);
+  if (c->state->KeepRunning()) {
+    timeval zero{0, 0};
+    event_add(c->ev, &zero);
+  }
+}
+
+void BM_Raw_TimerStep(benchmark::State& state) {
+  event_base* base = event_base_new();
+  RawStep c{&state, nullptr};
+  c.ev = event_new(base, -1, 0, &RawTimerStepCb, &c);
+  timeval zero{0, 0};
+  event_add(c.ev, &zero);
+  {
+    AllocCounter allocs(state);
+    event_base_dispatch(base);
+  }
+  state.SetItemsProcessed(state.iterations());
+  event_free(c.ev);
+  event_base_free(base);
+}
+BENCHMARK(BM_Raw_TimerStep);
+
+std::int64_t raw_spawned_ran = 0;
+
+void RawSpawnCb(evutil_socket_t, short, void* arg) {
+  ++raw_spawned_ran;
+  event_free(static_cast<event*>(arg));
+}
+
+void BM_Raw_Spawn(benchmark::State& state) {
+  event_base* base = event_base_new();
+  raw_spawned_ran = 0;
+  int queued = 0;
+  {
+    AllocCounter allocs(state);
+    for (auto _ : state) {
+      event* ev = event_new(base, -1, 0, &RawSpawnCb, event_self_cbarg());
+      event_active(ev, EV_TIMEOUT, 0);
+      if (++queued == kBatch) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        queued = 0;
+      }
+    }
+    event_base_loop(base, EVLOOP_NONBLOCK);
+  }
+  if (raw_spawned_ran != state.iterations())
+    state.SkipWithError("not every spawned event ran");
+  state.SetItemsProcessed(state.iterations());
+  event_base_free(base);
+}
+BENCHMARK(BM_Raw_Spawn);
+
+// --- (a) a scheduled continuation step ---------------------------------------
+
+void BM_Asyncio_ThenBatch(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  asyncio::Future<void> ready = ReadyVoid(loop);
+  std::int64_t ran = 0;
+  int queued = 0;
+  {
+    AllocCounter allocs(state);
+    for (auto _ : state) {
+      (void)ready.then([&ran] { ++ran; });
+      if (++queued == kBatch) {
+        RunOnce(loop);
+        queued = 0;
+      }
+    }
+    RunOnce(loop);
+  }
+  if (ran != state.iterations()) state.SkipWithError("not every step ran");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Asyncio_ThenBatch);
+
+struct Chain {
+  benchmark::State* state;
+  asyncio::EventLoop* loop;
+  asyncio::Future<void> ready;
+};
+
+// Each step schedules the next: then() on a resolved future, which runs on
+// the next loop iteration.
+void ThenChainStep(Chain* c) {
+  if (c->state->KeepRunning()) {
+    (void)c->ready.then([c] { ThenChainStep(c); });
+  } else {
+    c->loop->stop();
+  }
+}
+
+void BM_Asyncio_ThenChain(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  Chain c{&state, &loop, ReadyVoid(loop)};
+  (void)c.ready.then([&c] { ThenChainStep(&c); });
+  {
+    AllocCounter allocs(state);
+    loop.run_forever();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Asyncio_ThenChain);
+
+// --- (b) call_soon -----------------------------------------------------------
+
+void BM_Asyncio_CallSoonBatch(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  std::int64_t ran = 0;
+  int queued = 0;
+  {
+    AllocCounter allocs(state);
+    for (auto _ : state) {
+      loop.call_soon([&ran] { ++ran; });
+      if (++queued == kBatch) {
+        RunOnce(loop);
+        queued = 0;
+      }
+    }
+    RunOnce(loop);
+  }
+  if (ran != state.iterations()) state.SkipWithError("not every callback ran");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Asyncio_CallSoonBatch);
+
+void CallSoonChainStep(Chain* c) {
+  if (c->state->KeepRunning()) {
+    c->loop->call_soon([c] { CallSoonChainStep(c); });
+  } else {
+    c->loop->stop();
+  }
+}
+
+void BM_Asyncio_CallSoonChain(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  Chain c{&state, &loop, asyncio::Future<void>()};
+  loop.call_soon([&c] { CallSoonChainStep(&c); });
+  {
+    AllocCounter allocs(state);
+    loop.run_forever();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Asyncio_CallSoonChain);
+
+// --- (c) create and complete a task -----------------------------------------
+
+void BM_Asyncio_TaskBatch(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  std::int64_t ran = 0;
+  int queued = 0;
+  {
+    AllocCounter allocs(state);
+    for (auto _ : state) {
+      (void)loop.create_task([&ran] { return static_cast<int>(++ran); });
+      if (++queued == kBatch) {
+        RunOnce(loop);
+        queued = 0;
+      }
+    }
+    RunOnce(loop);
+  }
+  if (ran != state.iterations() || !asyncio::all_tasks(loop).empty())
+    state.SkipWithError("not every task completed");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Asyncio_TaskBatch);
+
+void BM_Asyncio_TaskReadyFutureBatch(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  int queued = 0;
+  {
+    AllocCounter allocs(state);
+    for (auto _ : state) {
+      (void)loop.create_task(
+          [&loop] { return asyncio::make_ready_future(loop, 1); });
+      if (++queued == kBatch) {
+        RunOnce(loop);  // the bodies run; each task waits on its future
+        RunOnce(loop);  // the tasks take the values
+        queued = 0;
+      }
+    }
+    RunOnce(loop);
+    RunOnce(loop);
+  }
+  if (!asyncio::all_tasks(loop).empty())
+    state.SkipWithError("not every task completed");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Asyncio_TaskReadyFutureBatch);
+
+// --- (e) heap per pending item -----------------------------------------------
+
+void NoopCb(evutil_socket_t, short, void*) {}
+
+void BM_Memory_RawEvent(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  double bytes = 0;
+  double blocks = 0;
+  for (auto _ : state) {
+    event_base* base = event_base_new();
+    std::vector<event*> events;
+    events.reserve(n);
+    {
+      heap::Window window;
+      for (std::size_t i = 0; i < n; ++i) {
+        event* ev = event_new(base, -1, 0, &NoopCb, nullptr);
+        timeval later{1000, 0};
+        event_add(ev, &later);  // pending in libevent's timer heap
+        events.push_back(ev);
+      }
+      bytes = static_cast<double>(window.bytes());
+      blocks = static_cast<double>(window.blocks());
+    }
+    for (event* ev : events) event_free(ev);
+    event_base_free(base);
+  }
+  state.counters["bytes_per_event"] = bytes / static_cast<double>(n);
+  state.counters["allocs_per_event"] = blocks / static_cast<double>(n);
+}
+BENCHMARK(BM_Memory_RawEvent)->Arg(1)->Arg(1000)->Iterations(3);
+
+void BM_Memory_PendingTask(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  double bytes = 0;
+  double blocks = 0;
+  std::size_t pending = 0;
+  for (auto _ : state) {
+    asyncio::EventLoop loop;
+    // Warm up: the loop's first iteration arms its libevent timer (libevent
+    // allocates its own timer heap then).
+    loop.call_soon([] {});
+    RunOnce(loop);
+    {
+      heap::Window window;
+      for (std::size_t i = 0; i < n; ++i) {
+        (void)loop.create_task([] { return asyncio::sleep(1000); });
+      }
+      RunOnce(loop);  // every body runs; every task now waits on its sleep
+      bytes = static_cast<double>(window.bytes());
+      blocks = static_cast<double>(window.blocks());
+    }
+    pending = asyncio::all_tasks(loop).size();
+  }  // closing the loop cancels the tasks
+  if (pending != n) state.SkipWithError("the tasks are not all pending");
+  state.counters["bytes_per_task"] = bytes / static_cast<double>(n);
+  state.counters["allocs_per_task"] = blocks / static_cast<double>(n);
+}
+BENCHMARK(BM_Memory_PendingTask)->Arg(1)->Arg(1000)->Iterations(3);
+
+// For comparison: the body awaits the sleep and then continues (the shape
+// of the samples' a(), b(), c()), so a then() stage is pending as well.
+void BM_Memory_PendingTaskThen(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  double bytes = 0;
+  double blocks = 0;
+  std::size_t pending = 0;
+  for (auto _ : state) {
+    asyncio::EventLoop loop;
+    loop.call_soon([] {});
+    RunOnce(loop);
+    {
+      heap::Window window;
+      for (std::size_t i = 0; i < n; ++i) {
+        (void)loop.create_task(
+            [] { return asyncio::sleep(1000).then([] {}); });
+      }
+      RunOnce(loop);
+      bytes = static_cast<double>(window.bytes());
+      blocks = static_cast<double>(window.blocks());
+    }
+    pending = asyncio::all_tasks(loop).size();
+  }
+  if (pending != n) state.SkipWithError("the tasks are not all pending");
+  state.counters["bytes_per_task"] = bytes / static_cast<double>(n);
+  state.counters["allocs_per_task"] = blocks / static_cast<double>(n);
+}
+BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
+
+// --- Reporter: ratios to the raw-libevent floors -----------------------------
+
+// Adds x_<floor> = time / floor's time to each asyncio row whose floor ran
+// before it, and x_raw_event to the pending-task rows; prints the targets of
+// DESIGN.md §6 at the end (for reading, not asserted).
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  using benchmark::ConsoleReporter::ConsoleReporter;
+
+  void ReportRuns(const std::vector<Run>& reports) override {
+    std::vector<Run> runs = reports;
+    for (Run& r : runs) {
+      // With --benchmark_repetitions, the medians carry the ratios too (and
+      // win: they are reported after the single runs).
+      if (r.error_occurred) continue;
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median")
+        continue;
+      const std::string& fn = r.run_name.function_name;
+      const double ns = r.GetAdjustedRealTime();  // default unit: ns
+      ns_[fn] = ns;
+      auto floor = floors_.find(fn);
+      if (floor != floors_.end()) {
+        auto f = ns_.find(floor->second.first);
+        if (f != ns_.end() && f->second > 0) {
+          r.counters[floor->second.second] = ns / f->second;
+        }
+      }
+      if (fn == "BM_Memory_RawEvent") {
+        raw_event_bytes_[r.run_name.args] = r.counters["bytes_per_event"];
+      }
+      if (fn == "BM_Memory_PendingTask") {
+        auto raw = raw_event_bytes_.find(r.run_name.args);
+        if (raw != raw_event_bytes_.end() && raw->second > 0) {
+          r.counters["x_raw_event"] =
+              r.counters["bytes_per_task"] / raw->second;
+        }
+        task_bytes_[r.run_name.args] = r.counters["bytes_per_task"];
+      }
+    }
+    benchmark::ConsoleReporter::ReportRuns(runs);
+  }
+
+  void Finalize() override {
+    std::ostream& out = GetOutputStream();
+    out << "\nDESIGN.md section 6 targets (for reading; nothing is "
+           "asserted):\n";
+    auto ns = [this](const char* name) {
+      auto it = ns_.find(name);
+      return it == ns_.end() ? -1.0 : it->second;
+    };
+    char line[256];
+    const double step = ns("BM_Asyncio_ThenBatch");
+    const double raw = ns("BM_Raw_CallbackStep");
+    if (step > 0 && raw > 0) {
+      std::snprintf(line, sizeof line,
+                    "  continuation step (batched) %.1f ns = %.2fx the raw "
+                    "libevent callback step %.1f ns (target <= 4x)\n",
+                    step, step / raw, raw);
+      out << line;
+    }
+    const double chain = ns("BM_Asyncio_ThenChain");
+    const double timer = ns("BM_Raw_TimerStep");
+    if (chain > 0 && timer > 0) {
+      std::snprintf(line, sizeof line,
+                    "  continuation step (one loop iteration each) %.1f ns = "
+                    "%.2fx the raw libevent zero-timeout step %.1f ns\n",
+                    chain, chain / timer, timer);
+      out << line;
+    }
+    const double task = ns("BM_Asyncio_TaskBatch");
+    if (task > 0) {
+      std::snprintf(line, sizeof line,
+                    "  spawn + complete a task %.1f ns (target <= 1000 ns)\n",
+                    task);
+      out << line;
+    }
+    for (const auto& [args, bytes] : task_bytes_) {
+      std::snprintf(line, sizeof line,
+                    "  pending task with one pending stage (N=%s) %.1f bytes "
+                    "(target <= 256)\n",
+                    args.c_str(), bytes);
+      out << line;
+    }
+    benchmark::ConsoleReporter::Finalize();
+  }
+
+ private:
+  // row -> (its floor, the counter that holds the ratio)
+  const std::map<std::string, std::pair<std::string, std::string>> floors_ = {
+      {"BM_Asyncio_ThenBatch", {"BM_Raw_CallbackStep", "x_raw_step"}},
+      {"BM_Asyncio_ThenChain", {"BM_Raw_TimerStep", "x_raw_timer_step"}},
+      {"BM_Asyncio_CallSoonBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
+      {"BM_Asyncio_CallSoonChain", {"BM_Raw_TimerStep", "x_raw_timer_step"}},
+      {"BM_Asyncio_TaskBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
+      {"BM_Asyncio_TaskReadyFutureBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
+  };
+  std::map<std::string, double> ns_;
+  std::map<std::string, double> raw_event_bytes_;
+  std::map<std::string, double> task_bytes_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any other libevent call: libevent allocates through the counters.
+  event_set_mem_functions(&heap::ev_malloc, &heap::ev_realloc, &heap::ev_free);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter(isatty(STDOUT_FILENO) != 0
+                             ? benchmark::ConsoleReporter::OO_Color
+                             : benchmark::ConsoleReporter::OO_None);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
