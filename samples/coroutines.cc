@@ -27,7 +27,7 @@
 #include "asyncio/asyncio.h"
 
 asyncio::Future<std::string> work() {
-  return asyncio::make_ready_future(std::string("done"));  // return 'done'
+  return asyncio::make_ready_future("done");  // return 'done'
 }
 
 asyncio::Future<void> main_() {

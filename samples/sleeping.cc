@@ -23,7 +23,7 @@
 
 asyncio::Future<void> main_() {
   // result = await asyncio.sleep(1, 'done')
-  return asyncio::sleep(1, std::string("done"))
+  return asyncio::sleep(1, "done")
       .then([](const std::string& result) {
         std::puts(result.c_str());  // print(result)
       });

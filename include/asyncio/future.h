@@ -266,14 +266,25 @@ class Promise {
   internal::PromiseState<T>* state_ = nullptr;
 };
 
+namespace internal {
+// The type a future stores for a value of type T: T decayed, except that
+// string literals and C strings become std::string (asyncio's str).
+template <class T>
+using stored_t = std::conditional_t<
+    std::is_same_v<std::decay_t<T>, const char*> ||
+        std::is_same_v<std::decay_t<T>, char*>,
+    std::string, std::decay_t<T>>;
+}  // namespace internal
+
 // asyncio::make_ready_future
 //
 // A future that already holds `value` (nothing for void), on the running
 // loop or on `loop`. Continuations on it still run on the next iteration.
+// make_ready_future("done") is a Future<std::string>.
 template <class T>
-Future<std::decay_t<T>> make_ready_future(T&& value);
+Future<internal::stored_t<T>> make_ready_future(T&& value);
 template <class T>
-Future<std::decay_t<T>> make_ready_future(EventLoop& loop, T&& value);
+Future<internal::stored_t<T>> make_ready_future(EventLoop& loop, T&& value);
 Future<void> make_ready_future();
 Future<void> make_ready_future(EventLoop& loop);
 

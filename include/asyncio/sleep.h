@@ -108,14 +108,16 @@ Future<void> sleep(std::chrono::duration<Rep, Period> delay) {
 
 // asyncio::sleep(delay, result)
 //
-// Completes with `result` after `delay`.
+// Completes with `result` after `delay`. sleep(1, "done") is a
+// Future<std::string>.
 template <class R>
-Future<std::decay_t<R>> sleep(double delay, R&& result) {
-  return internal::make_sleep<std::decay_t<R>>(delay, std::forward<R>(result));
+Future<internal::stored_t<R>> sleep(double delay, R&& result) {
+  return internal::make_sleep<internal::stored_t<R>>(delay,
+                                                    std::forward<R>(result));
 }
 template <class Rep, class Period, class R>
-Future<std::decay_t<R>> sleep(std::chrono::duration<Rep, Period> delay,
-                              R&& result) {
+Future<internal::stored_t<R>> sleep(std::chrono::duration<Rep, Period> delay,
+                                    R&& result) {
   return sleep(std::chrono::duration<double>(delay).count(),
                std::forward<R>(result));
 }

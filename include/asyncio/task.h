@@ -161,17 +161,25 @@ std::vector<AnyTask> all_tasks(EventLoop& loop);
 template <class F>
 auto EventLoop::create_task(F&& f, std::string name) {
   using Fn = std::decay_t<F>;
-  static_assert(std::is_invocable_v<Fn&>,
-                "create_task takes a callable with no arguments");
-  using R = std::decay_t<std::invoke_result_t<Fn&>>;
-  using T = internal::continuation_value_t<R>;
-  if (closed_) throw RuntimeError("Event loop is closed");
-  auto* st = new internal::TaskState<T, Fn>(this, Fn(std::forward<F>(f)),
-                                            std::move(name));
-  register_task(st);
-  st->add_ref();  // the ready queue's reference, for the first step
-  enqueue(st);
-  return Task<T>(st);
+  if constexpr (internal::FutureLike<Fn>::value) {
+    static_assert(!internal::FutureLike<Fn>::value,
+                  "create_task takes the coroutine function, not its result: "
+                  "write create_task(work), not create_task(work())");
+  } else if constexpr (!std::is_invocable_v<Fn&>) {
+    static_assert(std::is_invocable_v<Fn&>,
+                  "create_task takes a callable with no arguments (bind "
+                  "arguments with a lambda: [=] { return work(x); })");
+  } else {
+    using R = std::decay_t<std::invoke_result_t<Fn&>>;
+    using T = internal::continuation_value_t<R>;
+    if (closed_) throw RuntimeError("Event loop is closed");
+    auto* st = new internal::TaskState<T, Fn>(this, Fn(std::forward<F>(f)),
+                                              std::move(name));
+    register_task(st);
+    st->add_ref();  // the ready queue's reference, for the first step
+    enqueue(st);
+    return Task<T>(st);
+  }
 }
 
 }  // namespace asyncio

@@ -720,15 +720,15 @@ bool Promise<T>::cancelled() const {
 // --- Ready futures ----------------------------------------------------------
 
 template <class T>
-Future<std::decay_t<T>> make_ready_future(EventLoop& loop, T&& value) {
-  using V = std::decay_t<T>;
+Future<internal::stored_t<T>> make_ready_future(EventLoop& loop, T&& value) {
+  using V = internal::stored_t<T>;
   auto* s = new internal::FutureState<V>(&loop);
   s->set_value(std::forward<T>(value));
   return internal::FutureAccess::adopt<V>(s);
 }
 
 template <class T>
-Future<std::decay_t<T>> make_ready_future(T&& value) {
+Future<internal::stored_t<T>> make_ready_future(T&& value) {
   return make_ready_future(*internal::running_loop_or_throw(),
                            std::forward<T>(value));
 }
