@@ -196,22 +196,19 @@ void EventLoop::run_forever() {
   check_can_run();
   running_ = true;
   internal::RunningLoopScope scope(this);
-  if (stopping_) {
-    // stop() came first: one pass that polls I/O and runs what is ready.
-    event_base_loop(base_, EVLOOP_NONBLOCK);
-  } else {
-    // One libevent loop for the whole run; stop() breaks it after the
-    // current callback (the tick finishes its batch first).
-    event_base_loop(base_, 0);
+  for (;;) {
+    // One libevent pass is one iteration: poll I/O, then every active
+    // callback (the tick runs the ready batch). After stop() the pass in
+    // progress completes; stop() before run_forever() gets one
+    // non-blocking pass.
+    event_base_loop(base_, stopping_ ? (EVLOOP_ONCE | EVLOOP_NONBLOCK) : EVLOOP_ONCE);
+    if (stopping_) break;
   }
   stopping_ = false;
   running_ = false;
 }
 
-void EventLoop::stop() {
-  stopping_ = true;
-  if (running_) event_base_loopbreak(base_);
-}
+void EventLoop::stop() { stopping_ = true; }
 
 void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
@@ -247,6 +244,7 @@ void EventLoop::close() {
     t->release();
   }
   drain_discarded();
+  flush_reports();
 }
 
 void EventLoop::drain_discarded() {
@@ -336,6 +334,23 @@ void EventLoop::drain_threadsafe() {
   }
 }
 
+void EventLoop::report_later(ExceptionContext context) {
+  if (closed_) {
+    call_exception_handler(context);
+    return;
+  }
+  pending_reports_.push_back(std::move(context));
+  if (!in_tick_) arm_tick();
+}
+
+void EventLoop::flush_reports() {
+  while (!pending_reports_.empty()) {
+    std::vector<ExceptionContext> batch;
+    batch.swap(pending_reports_);
+    for (const ExceptionContext& c : batch) call_exception_handler(c);
+  }
+}
+
 void EventLoop::set_exception_handler(ExceptionHandler handler) {
   exception_handler_ = std::move(handler);
 }
@@ -375,6 +390,7 @@ void EventLoop::tick() {
   if (closed_) return;
   internal::RunningLoopScope scope(this);
   in_tick_ = true;
+  flush_reports();
   std::int64_t now = now_ns();
   if (virtual_clock_ && ready_.empty() && !heap_.empty() &&
       heap_[0]->when > now) {
@@ -407,7 +423,8 @@ void EventLoop::arm_tick() {
     return;
   }
   std::int64_t want;
-  if (!ready_.empty() || (virtual_clock_ && !heap_.empty())) {
+  if (!ready_.empty() || !pending_reports_.empty() ||
+      (virtual_clock_ && !heap_.empty())) {
     want = kImmediate;
   } else if (!heap_.empty()) {
     want = heap_[0]->when;

@@ -44,6 +44,11 @@ void report_callback_exception(EventLoop* loop, std::exception_ptr e) {
       ExceptionContext{"Exception in callback", std::move(e), std::string()});
 }
 
+std::exception_ptr value_taken_error() {
+  return std::make_exception_ptr(
+      InvalidStateError("the move-only result was already moved out"));
+}
+
 Future<void> make_ready_future_void(EventLoop* loop) {
   auto* s = new FutureState<void>(loop);
   s->set_value();
@@ -66,13 +71,7 @@ void FutureStateBase::destroy() noexcept {
         is_task ? "Task exception was never retrieved"
                 : "Future exception was never retrieved",
         error_, describe()};
-    if (loop_->is_closed()) {
-      loop_->call_exception_handler(ctx);
-    } else {
-      loop_->call_soon([loop = loop_, ctx = std::move(ctx)] {
-        loop->call_exception_handler(ctx);
-      });
-    }
+    loop_->report_later(std::move(ctx));
   }
   delete this;
 }
@@ -199,6 +198,7 @@ bool FutureStateBase::remove_callback(ReadyNode* node) {
 }
 
 std::size_t FutureStateBase::remove_callback_id(std::uint64_t id) {
+  if (id == 0) return 0;  // stages report 0: never a done-callback's id
   ReadyNode* n = unlink_callback_if(
       [id](ReadyNode* c) { return c->callback_id() == id; });
   if (n == nullptr) return 0;

@@ -291,6 +291,10 @@ class EventLoop {
   void unregister_task(internal::FutureStateBase* task);
   internal::FutureStateBase* first_task() const noexcept { return tasks_head_; }
   const std::exception_ptr& closed_error();
+  // Runs the exception handler for `context` at the start of the next
+  // iteration (at once when the loop is closed). For reports raised where
+  // user code must not run, such as a dying future.
+  void report_later(ExceptionContext context);
 
  private:
   static constexpr std::int64_t kArmedNow = INT64_MIN;
@@ -302,6 +306,7 @@ class EventLoop {
   void rearm_after_tick();
   void drain_threadsafe();
   void drain_discarded();
+  void flush_reports();
   void check_can_run();
   void heap_up(std::size_t i);
   void heap_down(std::size_t i);
@@ -335,6 +340,7 @@ class EventLoop {
   bool wake_pending_ ABSL_GUARDED_BY(threadsafe_mu_) = false;
 
   ExceptionHandler exception_handler_;
+  std::vector<ExceptionContext> pending_reports_;
   std::exception_ptr closed_error_;
 
   internal::FutureStateBase* tasks_head_ = nullptr;
@@ -379,9 +385,9 @@ auto EventLoop::run_until_complete(F&& future) {
     check_can_run();
     if (&fut.get_loop() != this)
       throw RuntimeError("the future belongs to another event loop");
-    bool finished = fut.done();
-    std::uint64_t id = 0;
-    if (!finished) id = fut.add_done_callback([this] { stop(); });
+    // As asyncio: even a done future stops the loop through its callback,
+    // after one iteration.
+    std::uint64_t id = fut.add_done_callback([this] { stop(); });
     run_forever();
     if (!fut.done()) {
       fut.remove_done_callback(id);

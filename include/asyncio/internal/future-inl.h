@@ -108,6 +108,8 @@ const std::exception_ptr& loop_closed_error(EventLoop* loop);
 // Reports an exception raised by a done-callback (asyncio logs those).
 void report_callback_exception(EventLoop* loop, std::exception_ptr e);
 std::uint64_t next_callback_id();
+// InvalidStateError for reading a move-only value another consumer took.
+std::exception_ptr value_taken_error();
 
 // --- Stages -----------------------------------------------------------------
 
@@ -348,6 +350,7 @@ Outcome<T> incoming_outcome(Incoming<T>& in) {
   if constexpr (std::is_void_v<T>) {
     return Outcome<T>();
   } else {
+    if (in.up->value_taken()) return Outcome<T>(value_taken_error(), false);
     return Outcome<T>(in.up->transfer_value());
   }
 }
@@ -380,7 +383,7 @@ struct CatchKind {
     std::exception_ptr e = in.error();
     // Like `except Exception` in Python, only a handler for CancelledError
     // (or a class derived from it) sees cancellation.
-    if (is_cancel && !std::is_base_of_v<E, CancelledError>) {
+    if (is_cancel && !std::is_base_of_v<CancelledError, E>) {
       n.finish_error(std::move(e), true);
       return;
     }
@@ -548,7 +551,7 @@ Outcome<T> Future<T>::outcome() const {
   if constexpr (std::is_void_v<T>) {
     return Outcome<T>();
   } else {
-    return Outcome<T>(s->transfer_value());
+    return Outcome<T>(s->read_value_for_handle());
   }
 }
 

@@ -281,6 +281,20 @@ class FutureState : public FutureStateBase {
     }
   }
   bool sole_owner() const noexcept { return refs_ == 1; }
+  bool value_taken() const noexcept { return (flags_ & kValueTaken) != 0; }
+
+  // The value for a reader that keeps its handle (Future::outcome()): a
+  // copy, or for a move-only T the value itself, which later reads then
+  // cannot see.
+  T read_value_for_handle() {
+    (void)value_ref();  // throws when already taken
+    if constexpr (std::is_copy_constructible_v<T>) {
+      return value_mut();
+    } else {
+      flags_ |= kValueTaken;
+      return std::move(value_mut());
+    }
+  }
 
  protected:
   ~FutureState() override {
