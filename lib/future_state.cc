@@ -31,6 +31,11 @@ bool is_cancelled_error(const std::exception_ptr& e) {
 
 void throw_invalid_state(const char* what) { throw InvalidStateError(what); }
 
+std::exception_ptr non_null_error(std::exception_ptr e) {
+  if (!e) throw InvalidStateError("an Outcome's exception must not be null");
+  return e;
+}
+
 EventLoop* running_loop_or_throw() { return &get_running_loop(); }
 
 void enqueue(EventLoop* loop, ReadyNode* node) { loop->enqueue(node); }

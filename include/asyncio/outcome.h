@@ -30,6 +30,8 @@ namespace internal {
 // True when `e` holds an asyncio::CancelledError. Costs a rethrow; the core
 // never calls it on a hot path (futures record cancellation in their state).
 bool is_cancelled_error(const std::exception_ptr& e);
+// Returns e; throws InvalidStateError when e is null.
+std::exception_ptr non_null_error(std::exception_ptr e);
 }  // namespace internal
 
 // asyncio::Outcome<T>
@@ -41,12 +43,14 @@ class Outcome {
  public:
   Outcome() : value_(std::in_place) {}
   Outcome(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
+  // Precondition: error is not null, else throws InvalidStateError.
   Outcome(std::exception_ptr error)                // NOLINT
-      : error_(std::move(error)),
+      : error_(internal::non_null_error(std::move(error))),
         cancelled_(internal::is_cancelled_error(error_)) {}
-  // Internal: the core already knows whether `error` is a cancellation.
+  // `cancelled` says whether `error` is a CancelledError (the core knows).
   Outcome(std::exception_ptr error, bool cancelled)
-      : error_(std::move(error)), cancelled_(cancelled) {}
+      : error_(internal::non_null_error(std::move(error))),
+        cancelled_(cancelled) {}
 
   bool has_value() const noexcept { return !error_; }
   bool has_exception() const noexcept { return static_cast<bool>(error_); }
@@ -80,10 +84,11 @@ class Outcome<void> {
  public:
   Outcome() = default;
   Outcome(std::exception_ptr error)  // NOLINT
-      : error_(std::move(error)),
+      : error_(internal::non_null_error(std::move(error))),
         cancelled_(internal::is_cancelled_error(error_)) {}
   Outcome(std::exception_ptr error, bool cancelled)
-      : error_(std::move(error)), cancelled_(cancelled) {}
+      : error_(internal::non_null_error(std::move(error))),
+        cancelled_(cancelled) {}
 
   bool has_value() const noexcept { return !error_; }
   bool has_exception() const noexcept { return static_cast<bool>(error_); }

@@ -278,7 +278,10 @@ class StageState : public FutureState<U> {
 
   // The loop is closed: complete as cancelled without running user code.
   void discard_stage() {
-    if (FutureStateBase* w = take_waiting()) w->release();
+    if (FutureStateBase* w = take_waiting()) {
+      w->mark_retrieved();  // this stage was its consumer; it never runs
+      w->release();
+    }
     if (!this->done()) {
       this->flags_ &= ~FutureStateBase::kMustCancel;
       this->error_ = nullptr;
@@ -738,6 +741,7 @@ Future<internal::stored_t<T>> make_ready_future(T&& value) {
 
 template <class T>
 Future<T> make_exception_future(EventLoop& loop, std::exception_ptr e) {
+  if (!e) internal::throw_invalid_state("make_exception_future needs an exception");
   auto* s = new internal::FutureState<T>(&loop);
   s->set_exception(std::move(e));
   return internal::FutureAccess::adopt<T>(s);
