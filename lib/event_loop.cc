@@ -216,7 +216,7 @@ void EventLoop::close() {
   closed_ = true;
   std::vector<absl::AnyInvocable<void()>> dropped;
   {
-    absl::MutexLock lock(&threadsafe_mu_);
+    std::lock_guard<std::mutex> lock(threadsafe_mu_);
     threadsafe_closed_ = true;
     dropped.swap(threadsafe_queue_);
   }
@@ -278,8 +278,9 @@ Handle EventLoop::call_soon(absl::AnyInvocable<void()> cb) {
 
 TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb) {
   if (closed_) throw RuntimeError("Event loop is closed");
+  // As asyncio: call_at(time() + delay), even for a negative delay (such a
+  // timer is due at once and sorts before those due now).
   std::int64_t d = seconds_to_ns(delay);
-  if (d < 0) d = 0;
   auto* node = new internal::TimerCallbackNode(this, std::move(cb));
   node->slot.when = now_ns() + d;
   node->slot.node = node;
@@ -299,7 +300,7 @@ TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb) {
 }
 
 void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
-  absl::MutexLock lock(&threadsafe_mu_);
+  std::lock_guard<std::mutex> lock(threadsafe_mu_);
   if (threadsafe_closed_) throw RuntimeError("Event loop is closed");
   threadsafe_queue_.push_back(std::move(cb));
   if (wake_pending_) return;
@@ -324,7 +325,7 @@ void EventLoop::on_wake(int fd, short, void* arg) {
 void EventLoop::drain_threadsafe() {
   std::vector<absl::AnyInvocable<void()>> batch;
   {
-    absl::MutexLock lock(&threadsafe_mu_);
+    std::lock_guard<std::mutex> lock(threadsafe_mu_);
     batch.swap(threadsafe_queue_);
     wake_pending_ = false;
   }

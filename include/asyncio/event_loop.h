@@ -52,14 +52,13 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
-#include "absl/synchronization/mutex.h"
 #include "asyncio/future.h"
 
 struct event_base;
@@ -333,11 +332,14 @@ class EventLoop {
   bool virtual_clock_ = false;
   std::int64_t virtual_now_ = 0;
 
-  absl::Mutex threadsafe_mu_;
-  std::vector<absl::AnyInvocable<void()>> threadsafe_queue_
-      ABSL_GUARDED_BY(threadsafe_mu_);
-  bool threadsafe_closed_ ABSL_GUARDED_BY(threadsafe_mu_) = false;
-  bool wake_pending_ ABSL_GUARDED_BY(threadsafe_mu_) = false;
+  // The one cross-thread door. A std::mutex rather than absl::Mutex: the
+  // distribution's abseil is not built for ThreadSanitizer, which then
+  // cannot see absl::Mutex, while it does see std::mutex (pthreads).
+  std::mutex threadsafe_mu_;
+  // Guarded by threadsafe_mu_:
+  std::vector<absl::AnyInvocable<void()>> threadsafe_queue_;
+  bool threadsafe_closed_ = false;
+  bool wake_pending_ = false;
 
   ExceptionHandler exception_handler_;
   std::vector<ExceptionContext> pending_reports_;

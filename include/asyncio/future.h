@@ -26,7 +26,9 @@
 //  * A continuation that throws fails the future then() returned; one that
 //    throws CancelledError cancels it. A continuation may return a plain
 //    value, a Future<U> or Task<U> (flattened: the returned future completes
-//    when that one does), or an Outcome<U> (completes with it, no rethrow).
+//    when that one does — at once if it is already done, as awaiting a done
+//    future does not suspend in asyncio), or an Outcome<U> (completes with
+//    it, no rethrow).
 //  * Errors skip value handlers: then(f) on a failed future does not call f
 //    and passes the same std::exception_ptr on (never rethrown per stage).
 //  * cancel(msg) on a pending future returned by then() cancels whatever

@@ -265,6 +265,14 @@ class StageState : public FutureState<U> {
   }
 
   void wait_inner(FutureState<U>* in) {
+    if (in->done()) {
+      // As `await` on a done future in asyncio: no suspension, the stage
+      // completes now (its own callbacks still go through the loop).
+      in->add_ref();
+      adopt_inner(in);
+      in->release();
+      return;
+    }
     in->add_ref();
     this->flags_ |= FutureStateBase::kPhaseInner;
     if ((this->flags_ & FutureStateBase::kMustCancel) &&
