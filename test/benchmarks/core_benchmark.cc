@@ -57,6 +57,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
