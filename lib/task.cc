@@ -23,44 +23,11 @@ void TaskCore::set_name(std::string name) {
   custom_name = std::make_unique<std::string>(std::move(name));
 }
 
-namespace {
-
-class ErasedDoneCallback final : public ReadyNode {
- public:
-  ErasedDoneCallback(FutureStateBase* st, absl::AnyInvocable<void()> fn)
-      : st_(st), id_(next_callback_id()), fn_(std::move(fn)) {}
-  void run() override {
-    EventLoop* loop = st_->loop();
-    try {
-      fn_();
-    } catch (...) {
-      report_callback_exception(loop, std::current_exception());
-    }
-    st_->release();
-    delete this;
-  }
-  void discard() override {
-    st_->release();
-    delete this;
-  }
-  std::uint64_t callback_id() const override { return id_; }
-
- private:
-  FutureStateBase* st_;
-  std::uint64_t id_;
-  absl::AnyInvocable<void()> fn_;
-};
-
-}  // namespace
 }  // namespace internal
 
 std::uint64_t AnyTask::add_done_callback(absl::AnyInvocable<void()> cb) const {
-  internal::FutureStateBase* s = checked();
-  auto* node = new internal::ErasedDoneCallback(s, std::move(cb));
-  s->add_ref();
-  std::uint64_t id = node->callback_id();
-  s->add_callback(node);
-  return id;
+  return internal::add_done_callback_node(
+      checked(), [cb = std::move(cb)](internal::FutureStateBase*) mutable { cb(); });
 }
 
 AnyTask::AnyTask(internal::FutureStateBase* state) noexcept : state_(state) {

@@ -24,6 +24,7 @@
 #include "asyncio/asyncio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace {
 
@@ -37,62 +38,9 @@ using asyncio::RuntimeError;
 using asyncio::TimerHandle;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-EventLoop::Options VirtualClock() { return EventLoop::Options{true}; }
-
-// Records loop.time() once per libevent pass: an always-readable eventfd
-// with a persistent read event. Its callback runs outside the ready queue,
-// so it neither keeps the loop busy nor stops the virtual clock's jumps.
-// The loop must be stopped by something else (the event never goes idle).
-class PassRecorder {
- public:
-  explicit PassRecorder(EventLoop& loop) : loop_(loop) {
-    fd_ = ::eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
-    ev_ = event_new(loop.native_handle(), fd_, EV_READ | EV_PERSIST,
-                    &PassRecorder::OnReadable, this);
-    event_add(ev_, nullptr);
-  }
-  ~PassRecorder() {
-    event_free(ev_);
-    ::close(fd_);
-  }
-  PassRecorder(const PassRecorder&) = delete;
-  PassRecorder& operator=(const PassRecorder&) = delete;
-
-  const std::vector<double>& times() const { return times_; }
-
- private:
-  static void OnReadable(evutil_socket_t, short, void* arg) {
-    auto* self = static_cast<PassRecorder*>(arg);
-    self->times_.push_back(self->loop_.time());
-  }
-
-  EventLoop& loop_;
-  int fd_ = -1;
-  event* ev_ = nullptr;
-  std::vector<double> times_;
-};
-
-// Counts loop iterations: a callback that reschedules itself each time it
-// runs. Queued before anything else, it runs first in every iteration, so
-// iteration() is the number of the iteration running now.
-class IterationCounter {
- public:
-  explicit IterationCounter(EventLoop& loop) : loop_(loop) { Schedule(); }
-  int iteration() const { return iteration_; }
-  void Stop() { stopped_ = true; }
-
- private:
-  void Schedule() {
-    loop_.call_soon([this] {
-      ++iteration_;
-      if (!stopped_) Schedule();
-    });
-  }
-  EventLoop& loop_;
-  int iteration_ = 0;
-  bool stopped_ = false;
-};
+using asyncio_test::IterationCounter;
+using asyncio_test::PassRecorder;
+using asyncio_test::VirtualClock;
 
 // --- call_soon and Handle -------------------------------------------------
 

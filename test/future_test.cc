@@ -22,9 +22,13 @@
 #include "asyncio/outcome.h"
 #include "asyncio/task.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace asyncio {
 namespace {
+
+using asyncio_test::CancelMessageOf;
+using asyncio_test::CancelMessageThrownBy;
 
 // --- Helpers ----------------------------------------------------------------
 
@@ -70,31 +74,6 @@ bool Holds(const std::exception_ptr& e) {
   } catch (...) {
     return false;
   }
-}
-
-// The message of the CancelledError `e` holds, or a marker.
-std::string CancelMessageOf(const std::exception_ptr& e) {
-  if (!e) return "<no exception>";
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError& c) {
-    return c.message();
-  } catch (...) {
-    return "<not a CancelledError>";
-  }
-}
-
-// The message of the CancelledError `f()` throws, or a marker.
-template <class F>
-std::string CancelMessageThrownBy(F&& f) {
-  try {
-    f();
-  } catch (const CancelledError& c) {
-    return c.message();
-  } catch (...) {
-    return "<not a CancelledError>";
-  }
-  return "<no exception>";
 }
 
 std::string WhatOf(const std::exception_ptr& e) {

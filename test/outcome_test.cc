@@ -9,19 +9,12 @@
 
 #include "asyncio/errors.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace asyncio {
 namespace {
 
-std::string CancelMessageThrownBy(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const CancelledError& c) {
-    return c.message();
-  } catch (...) {
-    return "<not a CancelledError>";
-  }
-}
+using asyncio_test::CancelMessageOf;
 
 TEST(OutcomeTest, DefaultConstructedHoldsValueInitialisedValue) {
   Outcome<int> o;
@@ -81,7 +74,7 @@ TEST(OutcomeTest, CancelledErrorMakesCancelledOutcome) {
   EXPECT_TRUE(o.has_exception());
   EXPECT_TRUE(o.cancelled());
   EXPECT_THROW(o.value(), CancelledError);
-  EXPECT_EQ(CancelMessageThrownBy(o.exception()), "why");
+  EXPECT_EQ(CancelMessageOf(o.exception()), "why");
 }
 
 TEST(OutcomeTest, CancelledErrorIsNotARuntimeError) {

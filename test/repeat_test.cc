@@ -10,6 +10,7 @@
 #include "asyncio/asyncio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace {
 
@@ -19,37 +20,9 @@ using asyncio::Future;
 using asyncio::Repeat;
 using asyncio::RuntimeError;
 using ::testing::ElementsAre;
-
-EventLoop::Options VirtualClock() { return EventLoop::Options{true}; }
-
-// Counts loop iterations: queued first, it runs first in every iteration.
-class IterationCounter {
- public:
-  explicit IterationCounter(EventLoop& loop) : loop_(loop) { Schedule(); }
-  int iteration() const { return iteration_; }
-  void Stop() { stopped_ = true; }
-
- private:
-  void Schedule() {
-    loop_.call_soon([this] {
-      ++iteration_;
-      if (!stopped_) Schedule();
-    });
-  }
-  EventLoop& loop_;
-  int iteration_ = 0;
-  bool stopped_ = false;
-};
-
-template <class T>
-std::string CancelMessage(const Future<T>& f) {
-  try {
-    f.result();
-  } catch (const CancelledError& e) {
-    return e.message();
-  }
-  return "<none>";
-}
+using asyncio_test::CancelMessage;
+using asyncio_test::IterationCounter;
+using asyncio_test::VirtualClock;
 
 // --- repeat: sequencing --------------------------------------------------------
 

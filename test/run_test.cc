@@ -11,6 +11,7 @@
 #include "asyncio/asyncio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace {
 
@@ -18,12 +19,10 @@ using asyncio::CancelledError;
 using asyncio::EventLoop;
 using asyncio::ExceptionContext;
 using asyncio::Future;
-using asyncio::RunOptions;
 using asyncio::RuntimeError;
 using asyncio::Task;
 using ::testing::ElementsAre;
-
-RunOptions VirtualClock() { return RunOptions{true}; }
+using asyncio_test::VirtualClock;
 
 // --- Results --------------------------------------------------------------------
 

@@ -3,10 +3,6 @@
 // removing the timer.
 #include "asyncio/sleep.h"
 
-#include <event2/event.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
@@ -17,6 +13,7 @@
 #include "asyncio/asyncio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace {
 
@@ -29,59 +26,9 @@ using asyncio::Task;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Not;
-
-EventLoop::Options VirtualClock() { return EventLoop::Options{true}; }
-
-// Records loop.time() once per libevent pass (an always-readable eventfd
-// with a persistent read event). It puts nothing on the ready queue, so it
-// does not keep the virtual clock from jumping; it shows every virtual time
-// the loop stopped at.
-class PassRecorder {
- public:
-  explicit PassRecorder(EventLoop& loop) : loop_(loop) {
-    fd_ = ::eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
-    ev_ = event_new(loop.native_handle(), fd_, EV_READ | EV_PERSIST,
-                    &PassRecorder::OnReadable, this);
-    event_add(ev_, nullptr);
-  }
-  ~PassRecorder() {
-    event_free(ev_);
-    ::close(fd_);
-  }
-  PassRecorder(const PassRecorder&) = delete;
-  PassRecorder& operator=(const PassRecorder&) = delete;
-  const std::vector<double>& times() const { return times_; }
-
- private:
-  static void OnReadable(evutil_socket_t, short, void* arg) {
-    auto* self = static_cast<PassRecorder*>(arg);
-    self->times_.push_back(self->loop_.time());
-  }
-  EventLoop& loop_;
-  int fd_ = -1;
-  event* ev_ = nullptr;
-  std::vector<double> times_;
-};
-
-// Counts loop iterations (see event_loop_test.cc): queued first, it runs
-// first in every iteration.
-class IterationCounter {
- public:
-  explicit IterationCounter(EventLoop& loop) : loop_(loop) { Schedule(); }
-  int iteration() const { return iteration_; }
-  void Stop() { stopped_ = true; }
-
- private:
-  void Schedule() {
-    loop_.call_soon([this] {
-      ++iteration_;
-      if (!stopped_) Schedule();
-    });
-  }
-  EventLoop& loop_;
-  int iteration_ = 0;
-  bool stopped_ = false;
-};
+using asyncio_test::IterationCounter;
+using asyncio_test::PassRecorder;
+using asyncio_test::VirtualClock;
 
 // --- Virtual times --------------------------------------------------------
 

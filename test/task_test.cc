@@ -15,6 +15,7 @@
 #include "asyncio/asyncio.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/test_util.h"
 
 namespace {
 
@@ -29,23 +30,12 @@ using asyncio::RuntimeError;
 using asyncio::Task;
 using ::testing::ElementsAre;
 using ::testing::StartsWith;
-
-EventLoop::Options VirtualClock() { return EventLoop::Options{true}; }
+using asyncio_test::CancelMessage;
+using asyncio_test::VirtualClock;
 
 // Runs the loop for `seconds` of (virtual) time.
 void RunFor(EventLoop& loop, double seconds) {
   loop.run_until_complete([seconds] { return asyncio::sleep(seconds); });
-}
-
-// The message of the CancelledError `f` ends with ("<none>" if it does not).
-template <class T>
-std::string CancelMessage(const Future<T>& f) {
-  try {
-    f.result();
-  } catch (const CancelledError& e) {
-    return e.message();
-  }
-  return "<none>";
 }
 
 // --- Starting ---------------------------------------------------------------

@@ -422,22 +422,17 @@ Future<U> make_stage(FutureState<T>* up, Kind&& kind) {
 
 // --- Done-callbacks ---------------------------------------------------------
 
-template <class T, class F>
+// A done-callback waiting on (then queued for) `st`; F is called as f(st).
+template <class F>
 class DoneCallbackNode final : public ReadyNode {
  public:
-  DoneCallbackNode(FutureState<T>* st, F&& f)
+  DoneCallbackNode(FutureStateBase* st, F&& f)
       : st_(st), id_(next_callback_id()), f_(std::move(f)) {}
 
   void run() override {
     EventLoop* loop = st_->loop();
     try {
-      if constexpr (std::is_invocable_v<F&, Future<T>>) {
-        f_(FutureAccess::share(st_));
-      } else {
-        static_assert(std::is_invocable_v<F&>,
-                      "a done-callback takes Future<T> or nothing");
-        f_();
-      }
+      f_(st_);
     } catch (...) {
       report_callback_exception(loop, std::current_exception());
     }
@@ -451,10 +446,20 @@ class DoneCallbackNode final : public ReadyNode {
   std::uint64_t callback_id() const override { return id_; }
 
  private:
-  FutureState<T>* st_;
+  FutureStateBase* st_;
   std::uint64_t id_;
   F f_;
 };
+
+// Attaches f (called as f(st)) as a done-callback of `st`; returns its id.
+template <class F>
+std::uint64_t add_done_callback_node(FutureStateBase* st, F&& f) {
+  auto* node = new DoneCallbackNode<std::decay_t<F>>(st, std::forward<F>(f));
+  st->add_ref();  // the node's, while it waits and runs
+  const std::uint64_t id = node->callback_id();
+  st->add_callback(node);
+  return id;
+}
 
 // --- Promise state ----------------------------------------------------------
 
@@ -574,13 +579,17 @@ bool Future<T>::cancel(const std::string& msg) const {
 template <class T>
 template <class F>
 std::uint64_t Future<T>::add_done_callback(F&& cb) const {
-  internal::FutureState<T>* s = checked();
-  auto* node = new internal::DoneCallbackNode<T, std::decay_t<F>>(
-      s, std::decay_t<F>(std::forward<F>(cb)));
-  s->add_ref();
-  std::uint64_t id = node->callback_id();
-  s->add_callback(node);
-  return id;
+  using Fn = std::decay_t<F>;
+  static_assert(std::is_invocable_v<Fn&, Future<T>> || std::is_invocable_v<Fn&>,
+                "a done-callback takes Future<T> or nothing");
+  return internal::add_done_callback_node(
+      checked(), [f = Fn(std::forward<F>(cb))](internal::FutureStateBase* s) mutable {
+        if constexpr (std::is_invocable_v<Fn&, Future<T>>) {
+          f(internal::FutureAccess::share(static_cast<internal::FutureState<T>*>(s)));
+        } else {
+          f();
+        }
+      });
 }
 
 template <class T>
