@@ -300,9 +300,17 @@ TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb) {
 }
 
 void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
+  if (tls_running_loop == this) {
+    // On the loop's own thread: straight onto the ready queue, in order
+    // with call_soon (asyncio appends to the same queue).
+    if (closed_) throw RuntimeError("Event loop is closed");
+    enqueue(new internal::CallbackNode(this, std::move(cb)));
+    return;
+  }
   std::lock_guard<std::mutex> lock(threadsafe_mu_);
   if (threadsafe_closed_) throw RuntimeError("Event loop is closed");
   threadsafe_queue_.push_back(std::move(cb));
+  threadsafe_pending_.store(true, std::memory_order_release);
   if (wake_pending_) return;
   wake_pending_ = true;
   std::uint64_t one = 1;
@@ -328,6 +336,7 @@ void EventLoop::drain_threadsafe() {
     std::lock_guard<std::mutex> lock(threadsafe_mu_);
     batch.swap(threadsafe_queue_);
     wake_pending_ = false;
+    threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
   if (closed_) return;
   for (auto& cb : batch) {
@@ -392,6 +401,8 @@ void EventLoop::tick() {
   internal::RunningLoopScope scope(this);
   in_tick_ = true;
   flush_reports();
+  // Callbacks other threads queued before this iteration join its batch.
+  if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe();
   std::int64_t now = now_ns();
   if (virtual_clock_ && ready_.empty() && !heap_.empty() &&
       heap_[0]->when > now) {

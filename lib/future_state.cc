@@ -134,17 +134,51 @@ void FutureStateBase::set_cancelled(std::exception_ptr e) {
 }
 
 bool FutureStateBase::cancel(const std::string& msg) {
-  if (done()) return false;
+  if (done()) {
+    // asyncio: cancel() on a done future silences its "never retrieved"
+    // report, whatever it returns.
+    mark_retrieved();
+    return false;
+  }
   return cancel_with(std::make_exception_ptr(CancelledError(msg)));
 }
 
 bool FutureStateBase::cancel_with(const std::exception_ptr& exc) {
   if (done()) return false;
   // Iterative: each step names the next state up the chain, so cancelling
-  // the tail of a chain of any length uses constant stack.
+  // the tail of a chain of any length uses constant stack. A state met
+  // twice means an await cycle (a task awaiting itself through others):
+  // the walk stops there.
   FutureStateBase* s = this;
-  while (s != nullptr) s = s->cancel_step(exc);
+  while (s != nullptr && !(s->flags_ & kInWalk)) {
+    s->flags_ |= kInWalk;
+    s = s->cancel_step(exc);
+  }
+  for (FutureStateBase* t = this; t != nullptr && (t->flags_ & kInWalk);
+       t = t->awaiting()) {
+    t->flags_ &= ~kInWalk;
+  }
   return true;
+}
+
+void FutureStateBase::clear_cancel_request() noexcept {
+  // Follow the same path the cancel walk took; another task's request on
+  // the way belongs to that task.
+  FutureStateBase* s = this;
+  while (s != nullptr && !(s->flags_ & kInWalk)) {
+    if (s->flags_ & kMustCancel) {
+      s->flags_ &= ~kMustCancel;
+      s->error_ = nullptr;
+      break;
+    }
+    s->flags_ |= kInWalk;
+    FutureStateBase* w = s->awaiting();
+    s = (w == nullptr || w->done() || w->task_core() != nullptr) ? nullptr : w;
+  }
+  for (FutureStateBase* t = this; t != nullptr && (t->flags_ & kInWalk);
+       t = t->awaiting()) {
+    t->flags_ &= ~kInWalk;
+  }
 }
 
 FutureStateBase* FutureStateBase::cancel_step(const std::exception_ptr& exc) {

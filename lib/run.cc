@@ -12,6 +12,8 @@ void check_no_running_loop() {
         "asyncio::run() cannot be called from a running event loop");
 }
 
+namespace {
+
 void cancel_all_tasks(EventLoop& loop) {
   std::vector<AnyTask> tasks = all_tasks(loop);
   if (tasks.empty()) return;
@@ -35,6 +37,19 @@ void cancel_all_tasks(EventLoop& loop) {
           t.get_name()});
     }
   }
+}
+
+}  // namespace
+
+void shutdown(EventLoop& loop) {
+  cancel_all_tasks(loop);
+  // asyncio.run then awaits loop.shutdown_asyncgens() and
+  // loop.shutdown_default_executor(), each a task of its own: two loop
+  // iterations apiece in which callbacks still queued keep running. This
+  // library has no async generators and no default executor yet, so the
+  // loop turns the same way with a task that has nothing to do.
+  loop.run_until_complete([] {});
+  loop.run_until_complete([] {});
 }
 
 }  // namespace internal

@@ -45,6 +45,7 @@
 #ifndef ASYNCIO_EVENT_LOOP_H_
 #define ASYNCIO_EVENT_LOOP_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -245,7 +246,8 @@ class EventLoop {
   // EventLoop::call_soon_threadsafe
   //
   // Thread-safe: may be called from any thread. Queues cb() and wakes the
-  // loop if it sleeps. Callbacks from one thread run in the order queued.
+  // loop if it sleeps. Callbacks from one thread run in the order queued;
+  // on the loop's own thread it is call_soon().
   // Throws RuntimeError when the loop is closed.
   void call_soon_threadsafe(absl::AnyInvocable<void()> cb);
 
@@ -340,6 +342,7 @@ class EventLoop {
   std::vector<absl::AnyInvocable<void()>> threadsafe_queue_;
   bool threadsafe_closed_ = false;
   bool wake_pending_ = false;
+  std::atomic<bool> threadsafe_pending_{false};  // the queue is not empty
 
   ExceptionHandler exception_handler_;
   std::vector<ExceptionContext> pending_reports_;

@@ -97,8 +97,8 @@ class RepeatState final : public StageState<void> {
     FutureStateBase* w = this->take_waiting();
     {
       CurrentTaskScope scope(this->owner());
-      if (this->flags_ & FutureStateBase::kMustCancel) {
-        this->finish_requested_cancel();
+      if (std::exception_ptr req = this->take_cancel_request(w)) {
+        this->set_cancelled(std::move(req));
         f_.reset();
       } else if (w == nullptr) {
         step();  // a step that returned a plain Repeat
@@ -111,6 +111,7 @@ class RepeatState final : public StageState<void> {
         step();
       }
     }
+    this->release_owner_if_done();
     if (w) w->release();
     this->release();
   }
@@ -142,6 +143,7 @@ Future<void> repeat(F&& f) {
                                            Fn(std::forward<F>(f)));
   Future<void> result = internal::FutureAccess::adopt<void>(st);
   st->step();
+  st->release_owner_if_done();
   return result;
 }
 

@@ -33,8 +33,10 @@ struct RunOptions {
 };
 
 namespace internal {
-// Cancels the loop's pending tasks and runs the loop until they are done.
-void cancel_all_tasks(EventLoop& loop);
+// What asyncio.run does after main: cancels the loop's pending tasks and
+// runs the loop until they are done, then lets the loop turn as asyncio's
+// shutdown steps do.
+void shutdown(EventLoop& loop);
 void check_no_running_loop();
 }  // namespace internal
 
@@ -46,7 +48,7 @@ auto run(F&& main, RunOptions options = RunOptions()) {
   auto task = loop.create_task(std::forward<F>(main));
   using T = typename internal::FutureLike<decltype(task)>::value_t;
   auto finish = [&loop] {
-    internal::cancel_all_tasks(loop);
+    internal::shutdown(loop);
     loop.close();
   };
   try {

@@ -57,7 +57,11 @@ class SleepState final : public FutureState<R>, private SleepValue<R> {
       if constexpr (std::is_void_v<R>) {
         this->set_value();
       } else {
-        this->set_value(std::move(*this->value));
+        try {
+          this->set_value(std::move(*this->value));
+        } catch (...) {  // R's move constructor threw: that is the outcome
+          this->set_error(std::current_exception(), false);
+        }
         this->value.reset();
       }
     }
@@ -86,8 +90,9 @@ Future<R> make_sleep(double delay, A&&... value) {
   std::int64_t d = EventLoop::seconds_to_ns(delay);
   if (d <= 0) {
     auto* s = new FutureState<R>(loop);
+    Future<R> f = FutureAccess::adopt<R>(s);  // frees s if R throws
     s->set_value(std::forward<A>(value)...);
-    return FutureAccess::adopt<R>(s);
+    return f;
   }
   auto* s = new SleepState<R>(loop, loop->now_ns() + d, std::forward<A>(value)...);
   return FutureAccess::adopt<R>(s);

@@ -200,7 +200,6 @@ class StageState : public FutureState<U> {
       return;
     }
     this->set_value(std::forward<A>(v)...);
-    drop_owner();
   }
 
   void finish_error(std::exception_ptr e, bool is_cancel) {
@@ -209,7 +208,6 @@ class StageState : public FutureState<U> {
       this->error_ = nullptr;
     }
     this->set_error(std::move(e), is_cancel);
-    drop_owner();
   }
 
   void finish_requested_cancel() {
@@ -217,24 +215,36 @@ class StageState : public FutureState<U> {
     this->error_ = nullptr;
     this->flags_ &= ~FutureStateBase::kMustCancel;
     this->set_cancelled(std::move(e));
-    drop_owner();
   }
 
-  // Takes the pending cancel request, if any (the stage then behaves as if
-  // what it waited on had been cancelled).
-  std::exception_ptr take_cancel_request() {
+  // Takes the pending cancel request, if any, as the stage resumes after
+  // `up` completed: the stage then sees that CancelledError instead of up's
+  // outcome — unless up itself ended with a CancelledError, which then flows
+  // on with its own message (asyncio's __step). Either way up's outcome
+  // counts as retrieved (asyncio's __wakeup reads it).
+  std::exception_ptr take_cancel_request(FutureStateBase* up) {
     if (!(this->flags_ & FutureStateBase::kMustCancel)) return nullptr;
     this->flags_ &= ~FutureStateBase::kMustCancel;
     std::exception_ptr e = std::move(this->error_);
     this->error_ = nullptr;
+    if (up != nullptr) {
+      up->mark_retrieved();
+      if (up->error_is_cancel()) return nullptr;
+    }
     return e;
+  }
+
+  // After the stage's code ran (outside the current-task scope): a done
+  // stage no longer needs its owner.
+  void release_owner_if_done() {
+    if (this->done()) drop_owner();
   }
 
   // Second phase of flattening: the inner future completed.
   void adopt_inner(FutureState<U>* in) {
     this->flags_ &= ~FutureStateBase::kPhaseInner;
-    if (this->flags_ & FutureStateBase::kMustCancel) {
-      finish_requested_cancel();
+    if (std::exception_ptr req = take_cancel_request(in)) {
+      this->set_cancelled(std::move(req));
     } else if (in->has_error()) {
       finish_error(in->take_error(), in->error_is_cancel());
     } else if constexpr (std::is_void_v<U>) {
@@ -263,8 +273,21 @@ class StageState : public FutureState<U> {
   FutureStateBase* cancel_step(const std::exception_ptr& exc) override {
     return this->stage_cancel_step(waiting_, exc);
   }
+  FutureStateBase* awaiting() const noexcept override { return waiting_; }
 
   void wait_inner(FutureState<U>* in) {
+    if (in == this) {
+      finish_error(std::make_exception_ptr(RuntimeError(
+                       "a task or stage cannot await its own future")),
+                   false);
+      return;
+    }
+    if (in->loop() != this->loop_) {
+      finish_error(std::make_exception_ptr(RuntimeError(
+                       "awaited a future attached to a different loop")),
+                   false);
+      return;
+    }
     if (in->done()) {
       // As `await` on a done future in asyncio: no suspension, the stage
       // completes now (its own callbacks still go through the loop).
@@ -326,11 +349,12 @@ class ThenNode final : public StageState<U> {
         this->adopt_inner(static_cast<FutureState<U>*>(w));
       } else {
         Incoming<T> in{static_cast<FutureState<T>*>(w),
-                       this->take_cancel_request()};
+                       this->take_cancel_request(w)};
         kind_->run(*this, in);
         kind_.reset();  // the continuation and its captures die now
       }
     }
+    this->release_owner_if_done();
     w->release();
     this->release();
   }
@@ -474,7 +498,13 @@ class PromiseState final : public FutureState<T> {
     if (hook_) {
       absl::AnyInvocable<void()> h = std::move(hook_);
       hook_ = nullptr;
-      h();
+      try {
+        h();
+      } catch (...) {
+        // The future is cancelled already; the hook's failure is reported
+        // like a callback's, never thrown out of cancel().
+        report_callback_exception(this->loop_, std::current_exception());
+      }
     }
   }
 };
@@ -746,8 +776,9 @@ template <class T>
 Future<internal::stored_t<T>> make_ready_future(EventLoop& loop, T&& value) {
   using V = internal::stored_t<T>;
   auto* s = new internal::FutureState<V>(&loop);
+  Future<V> f = internal::FutureAccess::adopt<V>(s);  // frees s if T throws
   s->set_value(std::forward<T>(value));
-  return internal::FutureAccess::adopt<V>(s);
+  return f;
 }
 
 template <class T>

@@ -143,13 +143,11 @@ class FutureStateBase : public ReadyNode {
   // The CancelledError then flows down through the loop.
   bool cancel(const std::string& msg);
   bool cancel_with(const std::exception_ptr& exc);
-  // Drops a deferred cancel request (Task.uncancel() reaching zero).
-  void clear_cancel_request() noexcept {
-    if (flags_ & kMustCancel) {
-      flags_ &= ~kMustCancel;
-      error_ = nullptr;
-    }
-  }
+  // Drops a cancel request that this task's cancel() left, not yet
+  // delivered, on a stage it awaits (Task.uncancel() reaching zero).
+  void clear_cancel_request() noexcept;
+  // What this state waits on now (stages and tasks), else nullptr.
+  virtual FutureStateBase* awaiting() const noexcept { return nullptr; }
 
   // Consumer side. `node` must already hold a reference to this state (the
   // reference moves with it to the ready queue when this state completes).
@@ -178,6 +176,7 @@ class FutureStateBase : public ReadyNode {
     kValueTaken = 8,     // a move-only value was moved out
     kPhaseInner = 16,    // node: waiting on a continuation's inner future
     kStarted = 32,       // task: body has run
+    kInWalk = 64,        // on the path of a cancel walk now (cycle guard)
   };
 
   virtual ~FutureStateBase();

@@ -51,7 +51,7 @@ class TaskState final : public StageState<T> {
       CurrentTaskScope scope(this);
       if (!(this->flags_ & FutureStateBase::kStarted)) {
         this->flags_ |= FutureStateBase::kStarted;
-        if (std::exception_ptr e = this->take_cancel_request()) {
+        if (std::exception_ptr e = this->take_cancel_request(nullptr)) {
           this->finish_error(std::move(e), true);  // the body never runs
         } else {
           this->resolve_call([this]() -> decltype(auto) { return (*body_)(); });
