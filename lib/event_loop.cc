@@ -238,7 +238,9 @@ void EventLoop::close() {
   while (tasks_head_ != nullptr) {
     internal::FutureStateBase* t = tasks_head_;
     t->add_ref();
+    closing_ = true;  // what the cancel schedules waits for the drain below
     t->cancel_with(closed_error());
+    closing_ = false;
     drain_discarded();
     if (t->task_core()->registered) unregister_task(t);
     t->release();

@@ -2,6 +2,8 @@
 // the cancel walk and the unretrieved-exception report.
 #include "asyncio/internal/future_state.h"
 
+#include "absl/container/inlined_vector.h"
+
 #include <cassert>
 #include <cstdint>
 #include <exception>
@@ -146,18 +148,24 @@ bool FutureStateBase::cancel(const std::string& msg) {
 bool FutureStateBase::cancel_with(const std::exception_ptr& exc) {
   if (done()) return false;
   // Iterative: each step names the next state up the chain, so cancelling
-  // the tail of a chain of any length uses constant stack. A state met
-  // twice means an await cycle (a task awaiting itself through others):
-  // the walk stops there.
+  // the tail of a chain of any length uses constant stack. The walk holds a
+  // reference to every state on its path (a producer's hook may drop the
+  // last outside one). A state met twice closes an await cycle (tasks
+  // awaiting each other): that state is cancelled where it stands.
+  absl::InlinedVector<FutureStateBase*, 8> path;
   FutureStateBase* s = this;
-  while (s != nullptr && !(s->flags_ & kInWalk)) {
+  while (s != nullptr) {
+    if (s->flags_ & kInWalk) {
+      s->cancel_cycle(exc);
+      break;
+    }
     s->flags_ |= kInWalk;
+    s->add_ref();
+    path.push_back(s);
     s = s->cancel_step(exc);
   }
-  for (FutureStateBase* t = this; t != nullptr && (t->flags_ & kInWalk);
-       t = t->awaiting()) {
-    t->flags_ &= ~kInWalk;
-  }
+  for (FutureStateBase* t : path) t->flags_ &= ~kInWalk;
+  for (FutureStateBase* t : path) t->release();
   return true;
 }
 

@@ -20,6 +20,7 @@
 #include "asyncio/errors.h"
 #include "asyncio/event_loop.h"
 #include "asyncio/outcome.h"
+#include "asyncio/sleep.h"
 #include "asyncio/task.h"
 #include "gtest/gtest.h"
 #include "test/test_util.h"
@@ -932,6 +933,25 @@ TEST_F(FutureTest, ThenFlattensReturnedTask) {
   EXPECT_EQ(g.result(), 5);
 }
 
+TEST_F(FutureTest, ContinuationReturningDoneFutureCompletesItsStageInSameStep) {
+  // As `await` on a done future: no suspension. The next continuation runs
+  // one iteration after the first, as after a plain value.
+  Promise<void> p(loop_);
+  std::vector<std::string> log;
+  Future<void> g = p.get_future()
+                       .then([&] {
+                         log.push_back("first");
+                         return asyncio::sleep(0);
+                       })
+                       .then([&] { log.push_back("second"); });
+  p.set_result();
+  RunOnce(loop_);
+  EXPECT_EQ(log, (std::vector<std::string>{"first"}));
+  RunOnce(loop_);
+  EXPECT_EQ(log, (std::vector<std::string>{"first", "second"}));
+  EXPECT_TRUE(g.done());
+}
+
 TEST_F(FutureTest, ThenReturningOutcomeWithValueCompletesWithIt) {
   Future<int> g = make_ready_future(loop_, 1).then([](int v) { return Outcome<int>(v + 1); });
   static_assert(std::is_same_v<decltype(g), Future<int>>);
@@ -1401,6 +1421,21 @@ TEST_F(PromiseTest, CancelHookIsDestroyedAfterItRan) {
   EXPECT_EQ(token.use_count(), 1);
 }
 
+TEST_F(PromiseTest, ThrowingCancelHookIsReportedAndCancelStillSucceeds) {
+  Promise<int> p(loop_);
+  Future<int> f = p.get_future();
+  p.set_cancel_hook([] { throw std::runtime_error("hook failed"); });
+  bool cancelled = false;
+  EXPECT_NO_THROW(cancelled = f.cancel("stop"));
+  EXPECT_TRUE(cancelled);
+  EXPECT_TRUE(f.cancelled());
+  EXPECT_TRUE(p.cancelled());
+  EXPECT_EQ(CancelMessageThrownBy([&] { f.result(); }), "stop");
+  RunOnce(loop_);
+  ASSERT_EQ(reports_.size(), 1u);
+  EXPECT_EQ(WhatOf(reports_[0].exception), "hook failed");
+}
+
 // --- FutureCancelTest ---------------------------------------------------------
 
 TEST_F(FutureCancelTest, CancelTailCancelsPendingHeadThenFlowsDown) {
@@ -1730,6 +1765,41 @@ TEST_F(UnretrievedExceptionTest, PromiseSetExceptionCancelledErrorIsNeverReporte
     p.set_exception(CancelledError("as exception"));
   }
   RunUntilIdle(loop_);
+  EXPECT_TRUE(reports_.empty());
+}
+
+TEST_F(UnretrievedExceptionTest, NotReportedAfterCancelOfDoneFailedFuture) {
+  // CPython test_tb_logger_not_called_after_cancel.
+  {
+    Promise<int> p(loop_);
+    Future<int> f = p.get_future();
+    p.set_exception(std::runtime_error("f"));
+    EXPECT_FALSE(f.cancel());
+    EXPECT_FALSE(f.cancelled());
+  }
+  RunUntilIdle(loop_);
+  EXPECT_TRUE(reports_.empty());
+}
+
+TEST_F(UnretrievedExceptionTest, NotReportedWhenPendingCancelReplacesUpstreamFailure) {
+  // The stage's upstream failed, then the stage was cancelled before it ran:
+  // it ends with the CancelledError, and the upstream's exception counts as
+  // read (asyncio's Task.__wakeup reads it).
+  int calls = 0;
+  {
+    Promise<int> p(loop_);
+    Future<int> g = p.get_future().then_outcome([&calls](Outcome<int> o) {
+      ++calls;
+      return o;
+    });
+    p.set_exception(std::runtime_error("upstream failed"));
+    EXPECT_TRUE(g.cancel("late"));
+    ASSERT_TRUE(RunUntilDone(loop_, g));
+    EXPECT_TRUE(g.cancelled());
+    EXPECT_EQ(CancelMessageThrownBy([&] { g.result(); }), "late");
+  }
+  RunUntilIdle(loop_);
+  EXPECT_EQ(calls, 1);
   EXPECT_TRUE(reports_.empty());
 }
 

@@ -28,6 +28,7 @@ using asyncio::Outcome;
 using asyncio::Promise;
 using asyncio::RuntimeError;
 using asyncio::Task;
+using asyncio::TimerHandle;
 using ::testing::ElementsAre;
 using ::testing::StartsWith;
 using asyncio_test::CancelMessage;
@@ -260,6 +261,54 @@ TEST(TaskTest, CancelAfterAwaitedFutureCompletedButBeforeTaskResumedEndsCancelle
   EXPECT_EQ(CancelMessage(Future<int>(t)), "late");
 }
 
+TEST(TaskTest, UncancelToZeroAfterAwaitedFutureCompletedDropsTheDeferredRequest) {
+  // CPython 3.13 test_uncancel_resets_must_cancel: the body waits on `fut`
+  // through a stage; fut is set, then (before the stage ran) cancel() and
+  // uncancel() — the request deferred onto the stage is dropped.
+  EventLoop loop(VirtualClock());
+  Promise<void> fut(loop);
+  Future<void> ff = fut.get_future();
+  Task<int> task = loop.create_task([ff] { return ff.then([] { return 42; }); });
+  loop.run_until_complete([] { return asyncio::sleep(0); });  // the body ran
+  fut.set_result();
+  EXPECT_TRUE(task.cancel());
+  EXPECT_EQ(task.cancelling(), 1);
+  EXPECT_EQ(task.uncancel(), 0);
+  EXPECT_EQ(loop.run_until_complete(task), 42);
+  EXPECT_FALSE(task.cancelled());
+}
+
+TEST(TaskTest, SecondCancelMessageDoesNotReplaceTheFirstOneTheBodyCatches) {
+  // asyncio: the first cancel() cancels the awaited sleep with "first"; the
+  // second only sets _must_cancel, and __step keeps the awaited future's
+  // CancelledError, so the body sees "first".
+  EventLoop loop(VirtualClock());
+  std::string caught = "<not caught>";
+  Task<int> t = loop.create_task([&caught] {
+    return asyncio::sleep(10)
+        .catch_error<CancelledError>(
+            [&caught](const CancelledError& e) { caught = e.message(); })
+        .then([] { return 5; });
+  });
+  RunFor(loop, 1);
+  EXPECT_TRUE(t.cancel("first"));
+  EXPECT_TRUE(t.cancel("second"));
+  EXPECT_EQ(t.cancelling(), 2);
+  EXPECT_EQ(loop.run_until_complete(t), 5);
+  EXPECT_EQ(caught, "first");
+}
+
+TEST(TaskTest, SecondCancelMessageDoesNotReplaceTheFirstOneTheTaskEndsWith) {
+  EventLoop loop(VirtualClock());
+  Task<void> t = loop.create_task([] { return asyncio::sleep(10); });
+  RunFor(loop, 1);
+  EXPECT_TRUE(t.cancel("first"));
+  EXPECT_TRUE(t.cancel("second"));
+  EXPECT_THROW(loop.run_until_complete(t), CancelledError);
+  EXPECT_EQ(CancelMessage(Future<void>(t)), "first");
+  EXPECT_EQ(loop.time(), 1.0);
+}
+
 TEST(TaskTest, SelfCancelInBodyReturningValueEndsCancelled) {
   // asyncio: a coroutine that cancels its own task and returns without
   // awaiting ends cancelled (the request is delivered when it stops).
@@ -356,6 +405,20 @@ TEST(TaskTest, SeveralTasksAwaitingFailedTaskAllSeeTheError) {
 }
 
 // --- Names ------------------------------------------------------------------------
+
+TEST(TaskTest, TaskReturningItsOwnFutureFailsWithRuntimeError) {
+  // asyncio raises RuntimeError for a task awaiting itself; it must not hang.
+  EventLoop loop(VirtualClock());
+  Task<void> t;
+  t = loop.create_task([&t] { return Future<void>(t); });
+  TimerHandle guard = loop.call_later(100, [&loop] { loop.stop(); });
+  EXPECT_THROW(loop.run_until_complete(t), RuntimeError);
+  guard.cancel();
+  ASSERT_TRUE(t.done());
+  EXPECT_FALSE(t.cancelled());
+  EXPECT_THROW(t.result(), RuntimeError);
+  EXPECT_EQ(loop.time(), 0.0);  // failed at once, not stopped by the guard
+}
 
 TEST(TaskTest, DefaultNamesAreTaskNWithIncreasingNumbers) {
   EventLoop loop;
@@ -525,6 +588,40 @@ TEST(TaskTest, LoopKeepsPendingTaskAliveWhenHandleIsDropped) {
   EXPECT_TRUE(asyncio::all_tasks(loop).empty());
 }
 
+TEST(TaskTest, DetachedStageCapturesDestroyedAfterItsTaskFinishedMayUseTheLoop) {
+  // The task's body creates a stage it does not wait on, then finishes; its
+  // handle is gone too. The stage runs later, still on behalf of the task:
+  // the task must stay alive until the stage's captures are destroyed, as
+  // their destructor schedules work and asks for the current task.
+  struct Guard {
+    std::shared_ptr<std::vector<std::string>> log;
+    explicit Guard(std::shared_ptr<std::vector<std::string>> l) : log(std::move(l)) {}
+    Guard(Guard&& o) noexcept : log(std::move(o.log)) {}
+    ~Guard() {
+      if (!log) return;
+      auto l = log;
+      l->push_back("guard destroyed in " + asyncio::current_task().get_name());
+      (void)asyncio::sleep(0).then([l] { l->push_back("cleanup ran"); });
+    }
+  };
+  EventLoop loop(VirtualClock());
+  auto log = std::make_shared<std::vector<std::string>>();
+  Promise<void> p(loop);
+  Future<void> pf = p.get_future();
+  {
+    Task<void> t = loop.create_task([pf, log] {
+      (void)pf.then([g = Guard(log), log] { log->push_back("stage ran"); });
+    });
+    t.set_name("maker");
+  }
+  RunFor(loop, 1);
+  EXPECT_TRUE(asyncio::all_tasks(loop).empty());  // the task finished
+  EXPECT_TRUE(log->empty());
+  p.set_result();
+  RunFor(loop, 1);
+  EXPECT_THAT(*log, ElementsAre("stage ran", "guard destroyed in maker", "cleanup ran"));
+}
+
 TEST(TaskTest, AnyTaskIsHashableAndComparableByIdentity) {
   EventLoop loop;
   Task<int> a = loop.create_task([] { return 1; });
@@ -622,6 +719,71 @@ TEST(TaskTest, CancelledTaskIsNotReportedAsUnretrieved) {
   }
   RunFor(loop, 10);
   EXPECT_EQ(reports, 0);
+}
+
+TEST(TaskTest, CancelDoneFailedTaskReturnsFalseAndSilencesItsReport) {
+  // CPython test_tb_logger_not_called_after_cancel: cancel() on a done task
+  // returns False and marks its exception as retrieved.
+  EventLoop loop(VirtualClock());
+  std::vector<ExceptionContext> reports;
+  loop.set_exception_handler(
+      [&](EventLoop&, const ExceptionContext& c) { reports.push_back(c); });
+  {
+    Task<int> t = loop.create_task([]() -> int { throw std::runtime_error("boom"); });
+    RunFor(loop, 1);
+    ASSERT_TRUE(t.done());
+    EXPECT_FALSE(t.cancel());
+    EXPECT_FALSE(t.cancelled());
+    EXPECT_EQ(t.cancelling(), 0);
+  }
+  RunFor(loop, 1);
+  EXPECT_TRUE(reports.empty());
+}
+
+TEST(TaskTest, CancelAfterAwaitedFutureFailedButBeforeTaskResumedReportsNothing) {
+  // asyncio: the task's __wakeup reads the failed future's exception, so
+  // the CancelledError that replaces it leaves nothing unretrieved.
+  EventLoop loop(VirtualClock());
+  std::vector<ExceptionContext> reports;
+  loop.set_exception_handler(
+      [&](EventLoop&, const ExceptionContext& c) { reports.push_back(c); });
+  {
+    Promise<int> p(loop);
+    Task<int> t = loop.create_task([f = p.get_future()] { return f; });
+    RunFor(loop, 1);
+    p.set_exception(std::runtime_error("upstream failed"));
+    EXPECT_TRUE(t.cancel("why"));
+    EXPECT_THROW(loop.run_until_complete(t), CancelledError);
+    EXPECT_EQ(CancelMessage(Future<int>(t)), "why");
+  }
+  RunFor(loop, 1);
+  EXPECT_TRUE(reports.empty());
+}
+
+TEST(TaskTest, CancelAfterStageUpstreamFailedButBeforeTaskResumedReportsNothing) {
+  // The same through a stage of the task's chain (the probe's case C).
+  EventLoop loop(VirtualClock());
+  std::vector<ExceptionContext> reports;
+  loop.set_exception_handler(
+      [&](EventLoop&, const ExceptionContext& c) { reports.push_back(c); });
+  int handler_calls = 0;
+  {
+    Promise<void> p(loop);
+    Task<void> t = loop.create_task([f = p.get_future(), &handler_calls] {
+      return f.then_outcome([&handler_calls](Outcome<void> o) {
+        ++handler_calls;
+        return o;
+      });
+    });
+    RunFor(loop, 1);
+    p.set_exception(std::runtime_error("upstream failed"));
+    EXPECT_TRUE(t.cancel("why"));
+    EXPECT_THROW(loop.run_until_complete(t), CancelledError);
+    EXPECT_EQ(CancelMessage(Future<void>(t)), "why");
+  }
+  RunFor(loop, 1);
+  EXPECT_EQ(handler_calls, 1);  // it saw the CancelledError
+  EXPECT_TRUE(reports.empty());
 }
 
 TEST(TaskTest, UnretrievedExceptionOfTaskDroppedAfterLoopStoppedIsStillReported) {

@@ -275,6 +275,21 @@ class StageState : public FutureState<U> {
   }
   FutureStateBase* awaiting() const noexcept override { return waiting_; }
 
+  void cancel_cycle(const std::exception_ptr& exc) override {
+    FutureStateBase* w = waiting_;
+    if (w != nullptr && !w->done() && w->remove_callback(this)) {
+      waiting_ = nullptr;
+      w->release();
+      this->release();  // the callback list's reference (the walk holds one)
+    }
+    if (!this->done()) {
+      this->flags_ &= ~(FutureStateBase::kMustCancel | FutureStateBase::kPhaseInner);
+      this->error_ = nullptr;
+      this->set_cancelled(exc);
+      drop_owner();
+    }
+  }
+
   void wait_inner(FutureState<U>* in) {
     if (in == this) {
       finish_error(std::make_exception_ptr(RuntimeError(

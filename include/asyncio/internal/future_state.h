@@ -188,6 +188,9 @@ class FutureStateBase : public ReadyNode {
   // Producer hook, run synchronously by a leaf's cancel_step after the state
   // became cancelled (releases timers, waiter slots).
   virtual void on_cancel() {}
+  // The cancel walk came back to this state (an await cycle): stop waiting
+  // and end cancelled. Only stages can be on a cycle.
+  virtual void cancel_cycle(const std::exception_ptr& exc) {}
 
   // For stages: the cancel step of something that waits on `waiting`.
   FutureStateBase* stage_cancel_step(FutureStateBase* waiting,

@@ -77,6 +77,11 @@ class TaskState final : public StageState<T> {
     ++core_.cancelling;
     return StageState<T>::cancel_step(exc);
   }
+  void cancel_cycle(const std::exception_ptr& exc) override {
+    StageState<T>::cancel_cycle(exc);
+    body_.reset();
+    if (core_.registered) this->loop_->unregister_task(this);
+  }
 
  private:
   TaskCore core_;
