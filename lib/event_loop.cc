@@ -176,7 +176,7 @@ std::int64_t EventLoop::now_ns() const {
 double EventLoop::time() const { return static_cast<double>(now_ns()) / 1e9; }
 
 std::int64_t EventLoop::seconds_to_ns(double seconds) {
-  if (std::isnan(seconds)) throw std::invalid_argument("delay is NaN");
+  if (std::isnan(seconds)) throw ValueError("delay or time is NaN");
   constexpr double kMax = 9.0e18;
   double ns = seconds * 1e9;
   if (ns > kMax) ns = kMax;
@@ -214,13 +214,18 @@ void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (closed_) return;
   closed_ = true;
-  std::vector<absl::AnyInvocable<void()>> dropped;
+  internal::NodeList dropped;
   {
     std::lock_guard<std::mutex> lock(threadsafe_mu_);
     threadsafe_closed_ = true;
-    dropped.swap(threadsafe_queue_);
+    dropped.splice(threadsafe_queue_);
+    threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
-  dropped.clear();
+  for (internal::ReadyNode* n = dropped.take_all(); n != nullptr;) {
+    internal::ReadyNode* next = n->next_;
+    n->discard();
+    n = next;
+  }
   if (tick_armed_) event_del(tick_ev_);
   tick_armed_ = false;
   armed_for_ = kNotArmed;
@@ -309,9 +314,13 @@ void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
     enqueue(new internal::CallbackNode(this, std::move(cb)));
     return;
   }
+  // The node is made here, outside the lock; the loop thread only splices.
+  auto node = std::make_unique<internal::CallbackNode>(this, std::move(cb));
   std::lock_guard<std::mutex> lock(threadsafe_mu_);
   if (threadsafe_closed_) throw RuntimeError("Event loop is closed");
-  threadsafe_queue_.push_back(std::move(cb));
+  threadsafe_queue_.push(node.release());
+  // Release: a loop-thread call_soon that happens after this call sees the
+  // flag and splices this callback in first (one FIFO, as in asyncio).
   threadsafe_pending_.store(true, std::memory_order_release);
   if (wake_pending_) return;
   wake_pending_ = true;
@@ -329,21 +338,41 @@ void EventLoop::on_wake(int fd, short, void* arg) {
   do {
     n = ::read(fd, &value, sizeof value);
   } while (n < 0 && errno == EINTR);
-  static_cast<EventLoop*>(arg)->drain_threadsafe();
+  auto* loop = static_cast<EventLoop*>(arg);
+  loop->drain_threadsafe();
+  if (!loop->in_tick_ && !loop->ready_.empty()) loop->arm_tick();
 }
 
 void EventLoop::drain_threadsafe() {
-  std::vector<absl::AnyInvocable<void()>> batch;
+  internal::NodeList batch;
   {
     std::lock_guard<std::mutex> lock(threadsafe_mu_);
-    batch.swap(threadsafe_queue_);
+    batch.splice(threadsafe_queue_);
     wake_pending_ = false;
     threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
-  if (closed_) return;
-  for (auto& cb : batch) {
-    enqueue(new internal::CallbackNode(this, std::move(cb)));
+  // A closed loop emptied the queue under the lock and takes no more.
+  ready_.splice(batch);
+}
+
+void EventLoop::forward(internal::NodeList& list) {
+  forwarding_.splice(list);
+  if (in_forward_) return;  // the outer call drains what was added
+  in_forward_ = true;
+  while (!forwarding_.empty()) {
+    internal::ReadyNode* n = forwarding_.head;
+    forwarding_.head = n->next_;
+    if (forwarding_.head == nullptr) forwarding_.tail = nullptr;
+    n->next_ = nullptr;
+    // Forwarding runs no user code (and so throws nothing): a stage or task
+    // takes the outcome of the frame it waited on.
+    if (closed_) {
+      n->discard();
+    } else {
+      n->run();
+    }
   }
+  in_forward_ = false;
 }
 
 void EventLoop::report_later(ExceptionContext context) {
@@ -396,16 +425,42 @@ void EventLoop::on_tick(int, short, void* arg) {
   static_cast<EventLoop*>(arg)->tick();
 }
 
+// One libevent pass of the tick runs iterations back to back while
+// callbacks are ready, up to kIterationsPerPoll of them or kPollIntervalNs
+// of real time, then returns to libevent, which polls I/O (without blocking while callbacks
+// are ready). With nothing ready the pass ends at once and libevent blocks
+// until the next timer or I/O event.
 void EventLoop::tick() {
   tick_armed_ = false;
   armed_for_ = kNotArmed;
   if (closed_) return;
   internal::RunningLoopScope scope(this);
   in_tick_ = true;
+  std::int64_t now = now_ns();
+  const std::int64_t poll_by = now + kPollIntervalNs;
+  for (int i = 1;; ++i) {
+    run_once(now);
+    if (stopping_ || ready_.empty() || i == kIterationsPerPoll) break;
+    if (virtual_clock_) {
+      now = virtual_now_;  // only an empty ready queue moves it
+    } else if ((!heap_.empty() && heap_[0]->when > now) ||
+               i % kClockStride == 0) {
+      // The clock is read when a timer may have come due (so a due timer
+      // runs on the next iteration, as in asyncio), and every kClockStride
+      // iterations for the poll interval.
+      now = now_ns();
+      if (now >= poll_by) break;
+    }
+  }
+  in_tick_ = false;
+  arm_tick();
+}
+
+// One asyncio iteration (_run_once), without the I/O poll.
+void EventLoop::run_once(std::int64_t now) {
   flush_reports();
   // Callbacks other threads queued before this iteration join its batch.
   if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe();
-  std::int64_t now = now_ns();
   if (virtual_clock_ && ready_.empty() && !heap_.empty() &&
       heap_[0]->when > now) {
     virtual_now_ = now = heap_[0]->when;  // nothing ready: jump
@@ -419,7 +474,7 @@ void EventLoop::tick() {
     ready_.push(slot->node);
   }
   // Run exactly what is ready now; what these schedule waits for the next
-  // iteration (and the I/O poll before it).
+  // iteration.
   internal::ReadyNode* n = ready_.take_all();
   while (n != nullptr) {
     internal::ReadyNode* next = n->next_;
@@ -427,8 +482,6 @@ void EventLoop::tick() {
     n->run();
     n = next;
   }
-  in_tick_ = false;
-  arm_tick();
 }
 
 void EventLoop::arm_tick() {

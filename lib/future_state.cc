@@ -99,7 +99,22 @@ void FutureStateBase::schedule_callbacks() {
   list.tail = callbacks_tail_;
   list.tail->next_ = nullptr;
   callbacks_tail_ = nullptr;
-  loop_->enqueue_list(list);
+  if (!(flags_ & kHasForward)) {
+    loop_->enqueue_list(list);
+    return;
+  }
+  // Some waiters take the outcome in this step: they go to the loop's
+  // forwarding queue, the rest to the ready queue (both in order).
+  flags_ &= ~kHasForward;
+  NodeList scheduled;
+  NodeList forwarded;
+  for (ReadyNode* n = list.head; n != nullptr;) {
+    ReadyNode* next = n->next_;
+    (n->forwards() ? forwarded : scheduled).push(n);
+    n = next;
+  }
+  if (!scheduled.empty()) loop_->enqueue_list(scheduled);
+  if (!forwarded.empty()) loop_->forward(forwarded);
 }
 
 void FutureStateBase::set_result_state() {

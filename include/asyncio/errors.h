@@ -12,6 +12,11 @@
 //                       on a done one, a value that was already moved out.
 //   RuntimeError        misuse of the loop: no running loop, loop closed,
 //                       loop already running, run() inside a running loop.
+//   ValueError          a bad argument (asyncio's ValueError). Raised for:
+//                       a NaN delay or time (call_later, call_at, sleep);
+//                       a future of another loop given to
+//                       run_until_complete. It derives from
+//                       std::invalid_argument.
 //   BrokenPromise       a Promise was destroyed before it set its future.
 //   QueueEmpty, QueueFull, QueueShutDown, IncompleteReadError,
 //   LimitOverrunError, BrokenBarrierError, ExceptionGroup: used by queues,
@@ -62,6 +67,14 @@ class InvalidStateError : public std::logic_error {
 class RuntimeError : public std::runtime_error {
  public:
   explicit RuntimeError(const std::string& what) : std::runtime_error(what) {}
+};
+
+// asyncio::ValueError
+//
+// A bad argument (the cases are listed in the file comment).
+class ValueError : public std::invalid_argument {
+ public:
+  explicit ValueError(const std::string& what) : std::invalid_argument(what) {}
 };
 
 // asyncio::BrokenPromise

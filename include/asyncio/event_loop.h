@@ -180,6 +180,13 @@ class EventLoop {
  public:
   using Options = EventLoopOptions;
 
+  // While callbacks stay ready, I/O is polled (with a zero timeout) at
+  // least every kIterationsPerPoll iterations or every kPollIntervalNs
+  // nanoseconds of real time, whichever comes first (see the iteration rule
+  // in the file comment).
+  static constexpr int kIterationsPerPoll = 64;
+  static constexpr std::int64_t kPollIntervalNs = 500'000;
+
   EventLoop();
   explicit EventLoop(Options options);
   // Adopts `base` (not owned; must outlive the loop).
@@ -195,7 +202,8 @@ class EventLoop {
   // its exception). `future` may be a Future<T> or Task<T>, or a callable
   // returning one (or a plain value), which is wrapped in a task.
   // Throws RuntimeError when the loop is closed or already running, or
-  // another loop runs in this thread, or stop() ended the loop first.
+  // another loop runs in this thread, or stop() ended the loop first;
+  // ValueError when `future` belongs to another loop.
   template <class F>
   auto run_until_complete(F&& future);
 
@@ -233,7 +241,8 @@ class EventLoop {
   // EventLoop::call_later / call_at
   //
   // Runs cb() once `delay` has passed / at loop time `when` (seconds, as
-  // time() returns). A negative delay means now.
+  // time() returns). A negative delay means now. A NaN delay or time is a
+  // ValueError.
   TimerHandle call_later(double delay, absl::AnyInvocable<void()> cb);
   template <class Rep, class Period>
   TimerHandle call_later(std::chrono::duration<Rep, Period> delay,
@@ -272,14 +281,23 @@ class EventLoop {
   event_base* native_handle() const noexcept { return base_; }
 
   // --- Internal interface (used by the library's own templates) ----------
+  // Appends to the ready queue. Callbacks that other threads queued first
+  // join it before (one FIFO with call_soon_threadsafe).
   void enqueue(internal::ReadyNode* node) {
+    if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe();
     ready_.push(node);
     if (!in_tick_ && armed_for_ != kArmedNow) arm_tick();
   }
   void enqueue_list(internal::NodeList& list) {
+    if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe();
     ready_.splice(list);
     if (!in_tick_ && armed_for_ != kArmedNow) arm_tick();
   }
+  // Runs the forwarding waiters in `list` now, in order, and those their
+  // completion forwards to, iteratively (see "Forwarding" in
+  // internal/future_state.h). Re-entrant calls append to the queue the
+  // outermost call drains.
+  void forward(internal::NodeList& list);
   std::int64_t now_ns() const;
   static std::int64_t seconds_to_ns(double seconds);
   // Schedules `slot` (when already set) and takes the reference that
@@ -299,10 +317,12 @@ class EventLoop {
 
  private:
   static constexpr std::int64_t kArmedNow = INT64_MIN;
+  static constexpr int kClockStride = 8;
   static void on_tick(int, short, void* arg);
   static void on_wake(int, short, void* arg);
   void init(Options options);
   void tick();
+  void run_once(std::int64_t now);
   void arm_tick();
   void rearm_after_tick();
   void drain_threadsafe();
@@ -321,6 +341,8 @@ class EventLoop {
   int wake_fd_ = -1;
 
   internal::NodeList ready_;
+  internal::NodeList forwarding_;  // forwarding waiters to run now
+  bool in_forward_ = false;
   std::vector<internal::TimerSlot*> heap_;
   std::uint64_t timer_seq_ = 0;
 
@@ -338,8 +360,9 @@ class EventLoop {
   // distribution's abseil is not built for ThreadSanitizer, which then
   // cannot see absl::Mutex, while it does see std::mutex (pthreads).
   std::mutex threadsafe_mu_;
-  // Guarded by threadsafe_mu_:
-  std::vector<absl::AnyInvocable<void()>> threadsafe_queue_;
+  // Guarded by threadsafe_mu_ (nodes made by the calling thread, spliced
+  // onto the ready queue by the loop thread):
+  internal::NodeList threadsafe_queue_;
   bool threadsafe_closed_ = false;
   bool wake_pending_ = false;
   std::atomic<bool> threadsafe_pending_{false};  // the queue is not empty
@@ -389,7 +412,9 @@ auto EventLoop::run_until_complete(F&& future) {
     if (!fut.valid()) internal::throw_invalid_state("empty Future");
     check_can_run();
     if (&fut.get_loop() != this)
-      throw RuntimeError("the future belongs to another event loop");
+      throw ValueError(
+          "The future belongs to a different loop than the one specified "
+          "as the loop argument");
     // As asyncio: even a done future stops the loop through its callback,
     // after one iteration.
     std::uint64_t id = fut.add_done_callback([this] { stop(); });

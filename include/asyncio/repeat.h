@@ -57,7 +57,11 @@ namespace internal {
 template <class F>
 class RepeatState final : public StageState<void> {
  public:
-  RepeatState(EventLoop* loop, F&& f) : StageState<void>(loop), f_(std::move(f)) {}
+  // A repeat loop is a coroutine frame (`while ...: await step()`): a
+  // stage that returned it takes its outcome in the step it ends.
+  RepeatState(EventLoop* loop, F&& f) : StageState<void>(loop), f_(std::move(f)) {
+    this->flags_ |= FutureStateBase::kFrame;
+  }
 
   // Calls f once and arranges for what follows.
   void step() {

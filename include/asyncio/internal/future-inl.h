@@ -257,9 +257,12 @@ class StageState : public FutureState<U> {
   bool phase_inner() const {
     return (this->flags_ & FutureStateBase::kPhaseInner) != 0;
   }
+  // Called first by run(): what this stage waited on (its reference passes
+  // to the caller); the stage is no longer a forwarding waiter.
   FutureStateBase* take_waiting() {
     FutureStateBase* w = waiting_;
     waiting_ = nullptr;
+    this->flags_ &= ~FutureStateBase::kForwardWait;
     return w;
   }
   FutureStateBase* owner() const { return owner_; }
@@ -277,6 +280,7 @@ class StageState : public FutureState<U> {
 
   void cancel_cycle(const std::exception_ptr& exc) override {
     FutureStateBase* w = waiting_;
+    this->flags_ &= ~FutureStateBase::kForwardWait;
     if (w != nullptr && !w->done() && w->remove_callback(this)) {
       waiting_ = nullptr;
       w->release();
@@ -319,6 +323,12 @@ class StageState : public FutureState<U> {
       this->flags_ &= ~FutureStateBase::kMustCancel;
       this->error_ = nullptr;
     }
+    if (in->is_frame()) {
+      // A then-stage is a coroutine frame: its outcome comes up in the step
+      // that produces it (see "Forwarding" in future_state.h).
+      this->flags_ |= FutureStateBase::kForwardWait;
+      in->note_forward_waiter();
+    }
     wait_on(in);
   }
 
@@ -354,7 +364,9 @@ template <class T, class U, class Kind>
 class ThenNode final : public StageState<U> {
  public:
   ThenNode(EventLoop* loop, Kind&& kind)
-      : StageState<U>(loop), kind_(std::move(kind)) {}
+      : StageState<U>(loop), kind_(std::move(kind)) {
+    this->flags_ |= FutureStateBase::kFrame;
+  }
 
   void run() override {
     FutureStateBase* w = this->take_waiting();

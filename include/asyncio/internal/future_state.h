@@ -21,6 +21,21 @@
 // Ownership: intrusive, non-atomic reference count (futures are loop-affine).
 // A node in a callback list holds a reference to the state it waits on; the
 // ready queue holds one reference to each queued node.
+//
+// Forwarding. A then-stage (then, then_outcome, catch_error, finally) and a
+// repeat() loop are "frames": they play the part of an asyncio coroutine
+// frame, while a Promise's future, sleep() and a Task play the part of an
+// asyncio Future. When a continuation or a task body returns a frame, the
+// stage or task that waits on it is a *forwarding* waiter: when the frame
+// completes, the waiter takes its outcome in the same step (as `await
+// coro()` hands the return value to the awaiting frame at once), instead of
+// on the next iteration. Only outcomes move: the waiter's run() in this
+// phase runs no user code, and every done-callback and continuation is
+// still scheduled through the ready queue. Forwarding is iterative: the
+// loop keeps a queue of forwarding waiters and drains it from the outermost
+// completion (EventLoop::forward), so a nesting of any depth completes with
+// a flat stack. Awaiting a leaf or a Task wakes the waiter one iteration
+// later, as in asyncio.
 #ifndef ASYNCIO_INTERNAL_FUTURE_STATE_H_
 #define ASYNCIO_INTERNAL_FUTURE_STATE_H_
 
@@ -55,6 +70,10 @@ class ReadyNode {
   virtual void discard() = 0;
   // Non-zero for done-callbacks, which can be removed by id.
   virtual std::uint64_t callback_id() const { return 0; }
+  // True for a stage or task that waits on a then-stage it was handed and
+  // takes its outcome in the same step (see "Forwarding" above). Asked only
+  // of the waiters of a state that has such a waiter.
+  virtual bool forwards() const { return false; }
 
   ReadyNode* next_ = nullptr;
 
@@ -159,6 +178,12 @@ class FutureStateBase : public ReadyNode {
   // Unlinks and discards the done-callback with this id; returns 0 or 1.
   std::size_t remove_callback_id(std::uint64_t id);
 
+  // A then-stage or repeat loop (see "Forwarding").
+  bool is_frame() const noexcept { return (flags_ & kFrame) != 0; }
+  bool forwards() const override { return (flags_ & kForwardWait) != 0; }
+  // A forwarding waiter joined this frame's callback list.
+  void note_forward_waiter() noexcept { flags_ |= kHasForward; }
+
   // Type-erased task access (AnyTask); nullptr for plain futures.
   virtual TaskCore* task_core() noexcept { return nullptr; }
   // How the exception handler names this future ("Future", "Task-3").
@@ -169,7 +194,7 @@ class FutureStateBase : public ReadyNode {
   void discard() override;
 
  protected:
-  enum Flag : std::uint8_t {
+  enum Flag : std::uint16_t {
     kRetrieved = 1,      // the exception was seen by someone
     kErrorIsCancel = 2,  // kException holding a CancelledError
     kMustCancel = 4,     // pending node: cancel requested; error_ holds it
@@ -177,6 +202,9 @@ class FutureStateBase : public ReadyNode {
     kPhaseInner = 16,    // node: waiting on a continuation's inner future
     kStarted = 32,       // task: body has run
     kInWalk = 64,        // on the path of a cancel walk now (cycle guard)
+    kFrame = 128,        // a then-stage or repeat loop: waiters may forward
+    kHasForward = 256,   // some waiter in the callback list forwards
+    kForwardWait = 512,  // this stage or task forwards from what it awaits
   };
 
   virtual ~FutureStateBase();
@@ -201,7 +229,7 @@ class FutureStateBase : public ReadyNode {
 
   std::uint32_t refs_ = 1;
   State state_ = State::kPending;
-  std::uint8_t flags_ = 0;
+  std::uint16_t flags_ = 0;
   EventLoop* loop_;
   std::exception_ptr error_;
   // Callbacks in registration order, as a circular list through the last
