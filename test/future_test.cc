@@ -2163,5 +2163,170 @@ TEST(LoopIterationTest, StopFromCallbackRunsOneIteration) {
   EXPECT_EQ(runs, 5);
 }
 
+// --- Same-step forwarding ---------------------------------------------------
+//
+// When a continuation returns a then-stage (asyncio's coroutine frame), the
+// stage that waits on it takes its outcome in the step that produced it;
+// a leaf future (a Promise's, sleep's) wakes it one iteration later. Only
+// the outcome moves: done-callbacks and continuations are still scheduled.
+
+// A stage whose continuation returns `inner()`; `inner` runs on iteration 2.
+TEST(ForwardingTest, StageTakesOutcomeOfReturnedThenStageInTheSameStep) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  std::vector<std::string> order;
+  Future<int> inner_chain;
+  Future<int> outer = make_ready_future(loop, 1).then([&](int) {
+    inner_chain = make_ready_future(loop, 2).then([&](int v) {
+      order.push_back("inner continuation");
+      return v * 10;
+    });
+    return inner_chain;
+  });
+  (void)inner_chain.valid();
+  RunOnce(loop);  // outer's continuation runs, returns the pending chain
+  ASSERT_TRUE(inner_chain.valid());
+  EXPECT_FALSE(outer.done());
+  outer.add_done_callback([&] { order.push_back("outer done-callback"); });
+  inner_chain.add_done_callback([&] { order.push_back("inner done-callback"); });
+  RunOnce(loop);  // the inner continuation runs: both complete in this step
+  EXPECT_TRUE(inner_chain.done());
+  EXPECT_TRUE(outer.done());
+  EXPECT_EQ(outer.result(), 20);
+  // ... and no done-callback ran inline.
+  EXPECT_EQ(order, std::vector<std::string>{"inner continuation"});
+  RunOnce(loop);
+  EXPECT_EQ(order, (std::vector<std::string>{
+                       "inner continuation", "inner done-callback",
+                       "outer done-callback"}));
+}
+
+TEST(ForwardingTest, StageAwaitingALeafFutureResumesOnTheNextIteration) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Promise<int> p(loop);
+  Future<int> outer =
+      make_ready_future(loop, 1).then([&](int) { return p.get_future(); });
+  RunOnce(loop);
+  loop.call_soon([&] { p.set_result(5); });
+  RunOnce(loop);  // set_result: the stage is woken for the next iteration
+  EXPECT_FALSE(outer.done());
+  RunOnce(loop);
+  ASSERT_TRUE(outer.done());
+  EXPECT_EQ(outer.result(), 5);
+}
+
+TEST(ForwardingTest, StageAwaitingATaskResumesOnTheNextIteration) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Task<int> task;
+  Future<int> outer = make_ready_future(loop, 1).then([&](int) {
+    task = loop.create_task([] { return 3; });
+    return task;
+  });
+  RunOnce(loop);  // outer's continuation creates the task
+  RunOnce(loop);  // the task's body runs: the task is done
+  EXPECT_TRUE(task.done());
+  EXPECT_FALSE(outer.done());
+  RunOnce(loop);
+  ASSERT_TRUE(outer.done());
+  EXPECT_EQ(outer.result(), 3);
+}
+
+TEST(ForwardingTest, ErrorOfReturnedThenStageComesUpInTheSameStepUnchanged) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Future<int> inner_chain;
+  Future<int> outer = make_ready_future(loop, 1).then([&](int) {
+    inner_chain = make_ready_future(loop, 2).then(
+        [](int) -> int { throw std::out_of_range("deep"); });
+    return inner_chain;
+  });
+  RunOnce(loop);
+  RunOnce(loop);
+  ASSERT_TRUE(outer.done());
+  ASSERT_TRUE(inner_chain.done());
+  EXPECT_EQ(outer.exception(), inner_chain.exception());  // one exception_ptr
+  EXPECT_TRUE(Holds<std::out_of_range>(outer.exception()));
+}
+
+TEST(ForwardingTest, CancellationOfReturnedThenStageComesUpInTheSameStep) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Promise<int> p(loop);
+  Future<int> inner_chain;
+  Future<int> outer = make_ready_future(loop, 1).then([&](int) {
+    inner_chain = p.get_future().then([](int v) { return v; });
+    return inner_chain;
+  });
+  RunOnce(loop);
+  loop.call_soon([&] { p.get_future().cancel("stop"); });
+  RunOnce(loop);  // the promise is cancelled; inner_chain's stage is queued
+  EXPECT_FALSE(outer.done());
+  RunOnce(loop);  // inner_chain ends cancelled, and outer with it
+  ASSERT_TRUE(outer.cancelled());
+  EXPECT_EQ(CancelMessageThrownBy([&] { outer.result(); }), "stop");
+}
+
+TEST(ForwardingTest, TwoStagesReturningOneThenStageBothTakeItsOutcome) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Promise<int> p(loop);
+  Future<int> shared = p.get_future().then([](int v) { return v + 1; });
+  Future<int> a = make_ready_future(loop, 0).then([&](int) { return shared; });
+  Future<int> b = make_ready_future(loop, 0).then([&](int) { return shared; });
+  RunOnce(loop);
+  p.set_result(1);
+  RunOnce(loop);  // shared's continuation runs
+  ASSERT_TRUE(a.done());
+  ASSERT_TRUE(b.done());
+  EXPECT_EQ(a.result(), 2);
+  EXPECT_EQ(b.result(), 2);
+}
+
+TEST(ForwardingTest, MoveOnlyValueClimbsNestedStages) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Future<std::unique_ptr<int>> outer =
+      make_ready_future(loop, 1).then([&](int) {
+        return make_ready_future(loop, 2).then([&](int) {
+          return make_ready_future(loop, 3).then(
+              [](int v) { return std::make_unique<int>(v); });
+        });
+      });
+  RunOnce(loop);
+  RunOnce(loop);
+  EXPECT_FALSE(outer.done());
+  RunOnce(loop);  // the innermost continuation: all three levels complete
+  ASSERT_TRUE(outer.done());
+  EXPECT_EQ(*outer.result(), 3);
+}
+
+TEST(ForwardingTest, CatchErrorAndFinallyStagesAreFramesToo) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Future<int> inner_chain;
+  Future<int> outer = make_ready_future(loop, 1).then([&](int) {
+    inner_chain = make_exception_future<int>(
+                      loop, std::make_exception_ptr(std::out_of_range("x")))
+                      .catch_error<std::out_of_range>(
+                          [](const std::out_of_range&) { return 9; });
+    return inner_chain;
+  });
+  RunOnce(loop);
+  RunOnce(loop);  // the handler runs: outer completes in the same step
+  ASSERT_TRUE(outer.done());
+  EXPECT_EQ(outer.result(), 9);
+}
+
+TEST(ForwardingTest, CancellingTheOuterStageReachesThePendingInnerChain) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Promise<int> p(loop);
+  bool hook_ran = false;
+  p.set_cancel_hook([&] { hook_ran = true; });
+  Future<int> outer = make_ready_future(loop, 1).then([&](int) {
+    return p.get_future().then([](int v) { return v; });
+  });
+  RunOnce(loop);
+  EXPECT_TRUE(outer.cancel("outer"));
+  EXPECT_TRUE(hook_ran);
+  RunOnce(loop);  // the inner chain's stage ends cancelled, outer with it
+  ASSERT_TRUE(outer.cancelled());
+  EXPECT_EQ(CancelMessageThrownBy([&] { outer.result(); }), "outer");
+}
+
+
 }  // namespace
 }  // namespace asyncio

@@ -807,3 +807,157 @@ TEST(TaskTest, UnretrievedExceptionOfTaskDroppedAfterLoopStoppedIsStillReported)
 }
 
 }  // namespace
+
+// --- Same-step forwarding ---------------------------------------------------
+//
+// A then-stage plays the part of a coroutine frame: when a task's body
+// returns one, the task takes its outcome in the step that produced it, as
+// a task awaiting a coroutine does in asyncio. Awaiting a leaf future or a
+// Task wakes the task one iteration later, as in asyncio.
+
+namespace forwarding {
+
+using asyncio_test::IterationCounter;
+
+// asyncio:
+//   async def body(): await asyncio.sleep(0); return 42
+//   t = create_task(body())
+//   async def canceller(): await asyncio.sleep(0); print(t.cancel())
+//   create_task(canceller()); print(await t)      # prints False, then 42
+// In the second iteration t's coroutine returns 42 first; the canceller's
+// step comes after it in the same iteration and finds t done.
+TEST(TaskTest, CancelInTheIterationTheLastContinuationRanReturnsFalse) {
+  EventLoop loop;
+  bool cancel_returned = true;
+  Task<int> t = loop.create_task(
+      [] { return asyncio::sleep(0).then([] { return 42; }); });
+  Task<void> canceller = loop.create_task([&] {
+    return asyncio::sleep(0).then([&] { cancel_returned = t.cancel(); });
+  });
+  EXPECT_EQ(loop.run_until_complete(t), 42);
+  loop.run_until_complete(canceller);
+  EXPECT_FALSE(cancel_returned);
+  EXPECT_FALSE(t.cancelled());
+}
+
+// level(k) returns a chain whose continuation returns level(k - 1): k
+// nested then-stages; the innermost records the iteration it ran in.
+Future<int> Level(int k, IterationCounter* counter, int* innermost_at) {
+  return asyncio::make_ready_future(k).then(
+      [counter, innermost_at](int v) -> Future<int> {
+        if (v == 1) {
+          *innermost_at = counter->iteration();
+          return asyncio::make_ready_future(7);
+        }
+        return Level(v - 1, counter, innermost_at);
+      });
+}
+
+void ExpectTaskFinishesWithInnermostContinuation(int levels) {
+  EventLoop loop;
+  IterationCounter counter(loop);
+  int innermost_at = -1;
+  int done_at = -1;
+  Task<int> t = loop.create_task(
+      [&] { return Level(levels, &counter, &innermost_at); });
+  // The task's done-callback runs one iteration after the task completed.
+  t.add_done_callback([&] { done_at = counter.iteration() - 1; });
+  EXPECT_EQ(loop.run_until_complete(t), 7);
+  loop.run_until_complete([] { return asyncio::sleep(0); });
+  counter.Stop();
+  ASSERT_GT(innermost_at, levels - 1);
+  EXPECT_EQ(done_at, innermost_at);
+}
+
+TEST(TaskTest, TaskOverOneNestedThenFinishesWithInnermostContinuation) {
+  ExpectTaskFinishesWithInnermostContinuation(1);
+}
+TEST(TaskTest, TaskOverTenNestedThensFinishesWithInnermostContinuation) {
+  ExpectTaskFinishesWithInnermostContinuation(10);
+}
+TEST(TaskTest, TaskOverAMillionNestedThensFinishesWithInnermostContinuation) {
+  // Completes and is destroyed with a flat stack (each level waits on the
+  // next; the outcome climbs all of them in one step).
+  ExpectTaskFinishesWithInnermostContinuation(1000000);
+}
+
+// Records, for tasks A and B, the iteration their done-callbacks ran in.
+struct CompletionOrder {
+  explicit CompletionOrder(EventLoop& loop) : counter(loop) {}
+  void Watch(const AnyTask& t, std::string name) {
+    t.add_done_callback([this, name] {
+      order.push_back(name + "@" + std::to_string(counter.iteration()));
+    });
+  }
+  IterationCounter counter;
+  std::vector<std::string> order;
+};
+
+// B in every case below: async def b(): await asyncio.sleep(0); return 'b'
+Future<std::string> B() {
+  return asyncio::sleep(0).then([] { return std::string("b"); });
+}
+Future<std::string> Work() {
+  return asyncio::sleep(0).then([] { return std::string("a"); });
+}
+
+template <class Body>
+std::vector<std::string> RunAThenB(Body a_body) {
+  EventLoop loop;
+  CompletionOrder rec(loop);
+  loop.run_until_complete([&] {
+    Task<std::string> a = asyncio::create_task(a_body);
+    Task<std::string> b = asyncio::create_task(B);
+    rec.Watch(a, "A");
+    rec.Watch(b, "B");
+    return a.then([b](const std::string&) { return b; }).then([](const std::string&) {
+      return asyncio::sleep(0);
+    });
+  });
+  rec.counter.Stop();
+  return rec.order;
+}
+
+// Iteration numbers below are relative: the CPython program records them
+// with its own counter, and what it prints is the order and the gap.
+
+// CPython: async def a(): return await work()     (work sleeps 0, returns)
+// prints A and B done-callbacks in the same iteration, A first.
+TEST(TaskTest, CompletionOrderForBodyAwaitingACoroutineMatchesAsyncio) {
+  std::vector<std::string> order = RunAThenB(Work);
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0].substr(0, 1), "A");
+  EXPECT_EQ(order[1].substr(0, 1), "B");
+  EXPECT_EQ(order[0].substr(1), order[1].substr(1));  // same iteration
+}
+
+// CPython: async def a(): fut = loop.create_future();
+//          loop.call_soon(fut.set_result, 'a'); return await fut
+// prints B first, A one iteration later: a Future wakes its task through
+// call_soon.
+TEST(TaskTest, CompletionOrderForBodyAwaitingAFutureMatchesAsyncio) {
+  std::vector<std::string> order = RunAThenB([]() -> Future<std::string> {
+    auto p = std::make_shared<Promise<std::string>>();
+    asyncio::get_running_loop().call_soon([p] { p->set_result("a"); });
+    return p->get_future();
+  });
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0].substr(0, 1), "B");
+  EXPECT_EQ(order[1].substr(0, 1), "A");
+  EXPECT_EQ(std::stoi(order[1].substr(2)), std::stoi(order[0].substr(2)) + 1);
+}
+
+// CPython: async def a(): return await asyncio.create_task(work_now())
+// (work_now returns at once) prints B first, A one iteration later: a Task
+// is awaited like a Future.
+TEST(TaskTest, CompletionOrderForBodyAwaitingATaskMatchesAsyncio) {
+  std::vector<std::string> order = RunAThenB([] {
+    return asyncio::create_task([] { return std::string("a"); });
+  });
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0].substr(0, 1), "B");
+  EXPECT_EQ(order[1].substr(0, 1), "A");
+  EXPECT_EQ(std::stoi(order[1].substr(2)), std::stoi(order[0].substr(2)) + 1);
+}
+
+}  // namespace forwarding
