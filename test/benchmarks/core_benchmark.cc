@@ -1,5 +1,6 @@
 // core_benchmark: the costs DESIGN.md §6 sets targets for, each beside its
-// raw-libevent floor.
+// raw-libevent floor, and a sequential chain of dependent steps beside the
+// same chain in Cap'n Proto's KJ (libcapnp-dev).
 //
 //   bazel run -c opt //test/benchmarks:core_benchmark -- --benchmark_min_time=0.5
 //
@@ -26,6 +27,34 @@
 //   BM_Asyncio_TaskReadyFutureBatch
 //                            the same, the callable returning a ready
 //                            Future<int> (the task waits on it: 2 iterations).
+//   BM_KJ_EvalLaterChain     KJ: kj::Promise<long> step(i, n) returning
+//                            kj::evalLater([=] { return step(i + 1, n); }),
+//                            waited on a kj::EventLoop with wait(waitScope).
+//                            One step = one evalLater callback.
+//   BM_KJ_ThenChain          KJ: the same with kj::Promise<long>(i).then(...)
+//                            in place of evalLater. One step = one then()
+//                            callback.
+//   BM_Asyncio_SequentialNested
+//                            the recursive shape users write:
+//                            Future<long> step(i, n) returning
+//                            make_ready_future(i).then(
+//                                [n](long v) { return step(v + 1, n); }),
+//                            run with run_until_complete. Each level's stage
+//                            waits on the next level's future until the
+//                            innermost is ready. One step = one continuation
+//                            (two allocations: the ready future and the
+//                            stage) and the final value's pass back up
+//                            through that stage.
+//   BM_Asyncio_SequentialRepeat
+//                            the same steps flat with repeat(): the body
+//                            returns make_ready_future(i).then(c), and c, the
+//                            one continuation, advances i and returns
+//                            CONTINUE or STOP. One step = one body call and
+//                            its continuation (repeat() resumes when the
+//                            continuation's future is done).
+//                            The four chain rows run kChainChunk (100,000)
+//                            steps per wait, every chunk timed; the nested
+//                            chain's memory grows with its length.
 //   BM_Memory_RawEvent/N     heap per pending libevent timer event.
 //   BM_Memory_PendingTask/N  heap per pending task with one pending stage:
 //                            create_task(callable returning sleep(1000)),
@@ -35,9 +64,12 @@
 //                            then() stage and a sleep, all pending.
 //
 // Counters: allocs_per_op (every operator new and libevent malloc during the
-// timed loop, per operation); x_<floor> (this row's time divided by its
-// raw-libevent floor's, added by the reporter below when the floor ran
-// first; with --benchmark_repetitions the medians carry it); bytes_per_* and
+// timed loop, per operation; KJ allocates through the same operator new);
+// x_<floor> (this row's time divided by its raw-libevent floor's, added by
+// the reporter below when the floor ran first; with --benchmark_repetitions
+// the medians carry it): x_raw_step for BM_Raw_CallbackStep, x_raw_timer_step
+// for BM_Raw_TimerStep, x_raw_spawn for BM_Raw_Spawn, and x_kj for KJ's
+// evalLater chain beside the other chain rows; bytes_per_* and
 // allocs_per_* for the memory rows, measured with the counting operator new
 // and libevent allocator of this binary as the change in live heap
 // (malloc_usable_size of every block allocated minus every block freed)
@@ -51,6 +83,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -64,6 +97,7 @@
 
 #include "asyncio/asyncio.h"
 #include "benchmark/benchmark.h"
+#include "kj/async.h"
 
 // --- Counting allocator -----------------------------------------------------
 
@@ -429,6 +463,109 @@ void BM_Asyncio_TaskReadyFutureBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_Asyncio_TaskReadyFutureBatch);
 
+// --- (f) a sequential chain of dependent steps, beside Cap'n Proto KJ --------
+//
+// Each step starts only when the previous one has finished. The chains run
+// in chunks of kChainChunk steps, one wait (run_until_complete, or KJ's
+// wait()) per chunk, all of it timed: a nested chain holds one pending stage
+// per level until its innermost step completes, so its memory grows with its
+// length. The KJ rows come first so that the asyncio rows find their x_kj
+// floor.
+
+constexpr std::int64_t kChainChunk = 100000;
+
+// Runs state.max_iterations dependent steps as chains of at most
+// kChainChunk steps: run_chain(n) runs a chain of n steps to completion and
+// returns its value, which must be n.
+template <class RunChain>
+void RunChains(benchmark::State& state, RunChain run_chain) {
+  std::int64_t steps = 0;
+  bool right = true;
+  {
+    AllocCounter allocs(state);
+    for (;;) {
+      const std::int64_t n = std::max<std::int64_t>(
+          1, std::min<std::int64_t>(kChainChunk, state.max_iterations - steps));
+      if (!state.KeepRunningBatch(n)) break;  // after the last chunk
+      if (run_chain(static_cast<long>(n)) != n) right = false;
+      steps += n;
+    }
+  }
+  if (!right) state.SkipWithError("a chain ended with the wrong value");
+  state.SetItemsProcessed(state.iterations());
+}
+
+// KJ: each step yields to the event loop (evalLater), whose callback
+// returns the next step's promise. One step = one evalLater callback.
+kj::Promise<long> KjEvalLaterStep(long i, long n) {
+  if (i == n) return i;
+  return kj::evalLater([i, n] { return KjEvalLaterStep(i + 1, n); });
+}
+
+void BM_KJ_EvalLaterChain(benchmark::State& state) {
+  kj::EventLoop loop;
+  kj::WaitScope wait_scope(loop);
+  RunChains(state,
+            [&](long n) { return KjEvalLaterStep(0, n).wait(wait_scope); });
+}
+BENCHMARK(BM_KJ_EvalLaterChain);
+
+// KJ: the same with then() on an immediate promise (KJ arms the
+// continuation depth-first, without a trip through the yield queue). One
+// step = one then() callback.
+kj::Promise<long> KjThenStep(long i, long n) {
+  if (i == n) return i;
+  return kj::Promise<long>(i).then(
+      [n](long v) { return KjThenStep(v + 1, n); });
+}
+
+void BM_KJ_ThenChain(benchmark::State& state) {
+  kj::EventLoop loop;
+  kj::WaitScope wait_scope(loop);
+  RunChains(state, [&](long n) { return KjThenStep(0, n).wait(wait_scope); });
+}
+BENCHMARK(BM_KJ_ThenChain);
+
+// asyncio: the recursive shape users write. Each level's then() stage waits
+// on the future the next level returns; when the innermost is ready the
+// completions travel back up. One step = one then() continuation (with its
+// two allocations, the ready future and the stage) plus passing the final
+// value up through its stage.
+asyncio::Future<long> NestedStep(long i, long n) {
+  if (i == n) return asyncio::make_ready_future(i);
+  return asyncio::make_ready_future(i).then(
+      [n](long v) { return NestedStep(v + 1, n); });
+}
+
+void BM_Asyncio_SequentialNested(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  RunChains(state, [&loop](long n) {
+    return loop.run_until_complete([n] { return NestedStep(0, n); });
+  });
+}
+BENCHMARK(BM_Asyncio_SequentialNested);
+
+// asyncio: the same steps written flat with repeat(). One step = one call of
+// the repeat body, which returns make_ready_future(i).then(c), and c, the
+// one continuation, which advances i and says CONTINUE or STOP; repeat()
+// then calls the body again once that future is done.
+void BM_Asyncio_SequentialRepeat(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  RunChains(state, [&loop](long n) {
+    long i = 0;
+    loop.run_until_complete([&i, n] {
+      return asyncio::repeat([&i, n] {
+        return asyncio::make_ready_future(i).then([&i, n](long v) {
+          i = v + 1;
+          return i == n ? asyncio::Repeat::STOP : asyncio::Repeat::CONTINUE;
+        });
+      });
+    });
+    return i;
+  });
+}
+BENCHMARK(BM_Asyncio_SequentialRepeat);
+
 // --- (e) heap per pending item -----------------------------------------------
 
 void NoopCb(evutil_socket_t, short, void*) {}
@@ -503,9 +640,10 @@ BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
 
 // --- Reporter: ratios to the raw-libevent floors -----------------------------
 
-// Adds x_<floor> = time / floor's time to each asyncio row whose floor ran
-// before it, and x_raw_event to the pending-task rows; prints the targets of
-// DESIGN.md §6 at the end (for reading, not asserted).
+// Adds x_<floor> = time / floor's time to each row whose floors ran before
+// it (a filter that leaves a floor out leaves its ratio out), and
+// x_raw_event to the pending-task rows; prints the targets of DESIGN.md §6
+// and the sequential-step ratios at the end (for reading, not asserted).
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   using benchmark::ConsoleReporter::ConsoleReporter;
@@ -521,8 +659,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       const std::string& fn = r.run_name.function_name;
       const double ns = r.GetAdjustedRealTime();  // default unit: ns
       ns_[fn] = ns;
-      auto floor = floors_.find(fn);
-      if (floor != floors_.end()) {
+      auto [first, last] = floors_.equal_range(fn);
+      for (auto floor = first; floor != last; ++floor) {
         auto f = ns_.find(floor->second.first);
         if (f != ns_.end() && f->second > 0) {
           r.counters[floor->second.second] = ns / f->second;
@@ -577,6 +715,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
                     task);
       out << line;
     }
+    const double kj = ns("BM_KJ_EvalLaterChain");
+    for (const char* name :
+         {"BM_Asyncio_SequentialNested", "BM_Asyncio_SequentialRepeat"}) {
+      const double seq = ns(name);
+      if (seq > 0 && raw > 0 && kj > 0) {
+        std::snprintf(line, sizeof line,
+                      "  sequential step (%s) %.1f ns = %.2fx the raw "
+                      "libevent callback step, %.2fx KJ's evalLater step "
+                      "%.1f ns\n",
+                      name + 3, seq, seq / raw, seq / kj, kj);
+        out << line;
+      }
+    }
     for (const auto& [args, bytes] : task_bytes_) {
       std::snprintf(line, sizeof line,
                     "  pending task with one pending stage (N=%s) %.1f bytes "
@@ -588,14 +739,23 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 
  private:
-  // row -> (its floor, the counter that holds the ratio)
-  const std::map<std::string, std::pair<std::string, std::string>> floors_ = {
+  // row -> (a floor, the counter that holds the ratio); a row may have
+  // several floors.
+  const std::multimap<std::string, std::pair<std::string, std::string>>
+      floors_ = {
       {"BM_Asyncio_ThenBatch", {"BM_Raw_CallbackStep", "x_raw_step"}},
       {"BM_Asyncio_ThenChain", {"BM_Raw_TimerStep", "x_raw_timer_step"}},
       {"BM_Asyncio_CallSoonBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
       {"BM_Asyncio_CallSoonChain", {"BM_Raw_TimerStep", "x_raw_timer_step"}},
       {"BM_Asyncio_TaskBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
       {"BM_Asyncio_TaskReadyFutureBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
+      {"BM_KJ_EvalLaterChain", {"BM_Raw_CallbackStep", "x_raw_step"}},
+      {"BM_KJ_ThenChain", {"BM_Raw_CallbackStep", "x_raw_step"}},
+      {"BM_KJ_ThenChain", {"BM_KJ_EvalLaterChain", "x_kj"}},
+      {"BM_Asyncio_SequentialNested", {"BM_Raw_CallbackStep", "x_raw_step"}},
+      {"BM_Asyncio_SequentialNested", {"BM_KJ_EvalLaterChain", "x_kj"}},
+      {"BM_Asyncio_SequentialRepeat", {"BM_Raw_CallbackStep", "x_raw_step"}},
+      {"BM_Asyncio_SequentialRepeat", {"BM_KJ_EvalLaterChain", "x_kj"}},
   };
   std::map<std::string, double> ns_;
   std::map<std::string, double> raw_event_bytes_;
