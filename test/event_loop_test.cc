@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <limits>
@@ -413,6 +414,42 @@ TEST(EventLoopTest, SelfReschedulingChainDoesNotStarveIo) {
   EXPECT_EQ(io.running, &loop);
 }
 
+// While callbacks stay ready, iterations run back to back: one libevent
+// pass (one I/O poll) per kIterationsPerPoll iterations, not per iteration.
+TEST(EventLoopTest, BusyIterationsPollIoOncePerIterationsPerPoll) {
+  EventLoop loop(VirtualClock());
+  PassRecorder passes(loop);
+  constexpr int kIterations = 10 * EventLoop::kIterationsPerPoll;
+  int iteration = 0;
+  std::function<void()> step = [&] {
+    if (++iteration == kIterations) {
+      loop.stop();
+      return;
+    }
+    loop.call_soon([&] { step(); });
+  };
+  loop.call_soon([&] { step(); });
+  loop.run_forever();
+  EXPECT_EQ(iteration, kIterations);
+  // The pass recorder's event is always ready: it runs once in every pass.
+  EXPECT_LE(passes.times().size(), 11u);
+  EXPECT_GE(passes.times().size(), 9u);
+}
+
+// With nothing ready, the loop goes back to libevent at once (to block
+// until a timer or I/O): each timer of a timer chain gets a pass (and a
+// poll) of its own. The recorder runs before the tick in each pass, so it
+// sees the time before that pass's jump.
+TEST(EventLoopTest, IdleLoopPollsBeforeEachTimer) {
+  EventLoop loop(VirtualClock());
+  PassRecorder passes(loop);
+  loop.call_later(1, [&] {
+    loop.call_later(1, [&] { loop.stop(); });
+  });
+  loop.run_forever();
+  EXPECT_THAT(passes.times(), ElementsAre(0.0, 1.0));
+}
+
 void ExpectChainDoesNotStarveDueTimer(EventLoop& loop) {
   int iteration = 0;
   int timer_at = -1;
@@ -484,6 +521,98 @@ TEST(EventLoopTest, CallSoonThreadsafeKeepsOneThreadsOrder) {
   worker.join();
   ASSERT_EQ(order.size(), 1000u);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(order[i], i);
+}
+
+// asyncio: call_soon and call_soon_threadsafe append to one ready queue.
+TEST(EventLoopTest, CallSoonThreadsafeBeforeRunForeverRunsBeforeLaterCallSoon) {
+  EventLoop loop;
+  std::vector<std::string> order;
+  loop.call_soon_threadsafe([&] { order.push_back("threadsafe, first"); });
+  loop.call_soon([&] { order.push_back("call_soon, second"); });
+  loop.call_soon_threadsafe([&] { order.push_back("threadsafe, third"); });
+  loop.call_soon([&] {
+    order.push_back("call_soon, fourth");
+    loop.stop();
+  });
+  loop.run_forever();
+  EXPECT_THAT(order, ElementsAre("threadsafe, first", "call_soon, second",
+                                 "threadsafe, third", "call_soon, fourth"));
+}
+
+TEST(EventLoopTest, CallSoonThreadsafeFromJoinedThreadRunsBeforeLaterCallSoon) {
+  EventLoop loop;
+  std::vector<std::string> order;  // loop-thread callbacks only
+  loop.call_soon([&] {
+    // Another thread queues a callback and finishes; joining it orders its
+    // call before the call_soon below.
+    std::thread worker([&] {
+      loop.call_soon_threadsafe([&] { order.push_back("from the thread"); });
+    });
+    worker.join();
+    loop.call_soon([&] {
+      order.push_back("call_soon after join");
+      loop.stop();
+    });
+  });
+  loop.run_forever();
+  EXPECT_THAT(order, ElementsAre("from the thread", "call_soon after join"));
+}
+
+TEST(EventLoopTest, CallSoonThreadsafeKeepsFifoWithCallSoonUnderLoad) {
+  // Each worker queues numbered callbacks; after each one it waits until the
+  // loop thread has seen it queued, then the loop thread adds a call_soon.
+  // Every callback must run after those queued before it.
+  EventLoop loop;
+  static constexpr int kThreads = 3;
+  static constexpr int kEach = 200;
+  std::vector<std::string> order;  // loop-thread callbacks only
+  std::atomic<int> queued{0};
+  std::vector<std::thread> workers;
+  int expected_total = kThreads * kEach;
+  int ran = 0;
+  int next_local = 0;
+  std::function<void()> poll = [&] {
+    // Loop thread: whatever the workers queued so far happened before this
+    // call_soon, so it must run first.
+    int seen = queued.load(std::memory_order_acquire);
+    int my = next_local++;
+    loop.call_soon([&, seen, my] {
+      order.push_back("local " + std::to_string(my) + " after " +
+                      std::to_string(seen));
+      if (ran < expected_total) {
+        poll();
+      } else {
+        loop.stop();
+      }
+    });
+  };
+  loop.call_soon([&] {
+    for (int t = 0; t < kThreads; ++t) {
+      workers.emplace_back([&] {
+        for (int i = 0; i < kEach; ++i) {
+          loop.call_soon_threadsafe([&] {
+            ++ran;
+            order.push_back("remote");
+          });
+          queued.fetch_add(1, std::memory_order_release);
+        }
+      });
+    }
+    poll();
+  });
+  loop.run_forever();
+  for (std::thread& w : workers) w.join();
+  // Check: when "local k after n" runs, at least n remote callbacks ran.
+  int remote_seen = 0;
+  for (const std::string& line : order) {
+    if (line == "remote") {
+      ++remote_seen;
+      continue;
+    }
+    int after = std::stoi(line.substr(line.rfind(' ') + 1));
+    ASSERT_GE(remote_seen, after) << line;
+  }
+  EXPECT_EQ(remote_seen, expected_total);
 }
 
 TEST(EventLoopTest, CallSoonThreadsafeFromSeveralThreadsRunsEveryCallback) {
