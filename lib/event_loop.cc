@@ -298,8 +298,9 @@ TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb) {
 
 TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb) {
   if (closed_) throw RuntimeError("Event loop is closed");
+  const std::int64_t when_ns = seconds_to_ns(when);  // may throw ValueError
   auto* node = new internal::TimerCallbackNode(this, std::move(cb));
-  node->slot.when = seconds_to_ns(when);
+  node->slot.when = when_ns;
   node->slot.node = node;
   node->add_ref();  // the heap's
   add_timer(&node->slot);
@@ -357,7 +358,14 @@ void EventLoop::drain_threadsafe() {
 
 void EventLoop::forward(internal::NodeList& list) {
   forwarding_.splice(list);
-  if (in_forward_) return;  // the outer call drains what was added
+  // While a ready callback runs, its forwards wait until it returns (still
+  // in the same step): the completed frame's own run() then no longer
+  // holds it, so a sole waiter can move its value out instead of copying.
+  if (in_forward_ || in_callback_) return;
+  drain_forwards();
+}
+
+void EventLoop::drain_forwards() {
   in_forward_ = true;
   while (!forwarding_.empty()) {
     internal::ReadyNode* n = forwarding_.head;
@@ -479,7 +487,10 @@ void EventLoop::run_once(std::int64_t now) {
   while (n != nullptr) {
     internal::ReadyNode* next = n->next_;
     n->next_ = nullptr;
+    in_callback_ = true;
     n->run();
+    in_callback_ = false;
+    if (!forwarding_.empty()) drain_forwards();
     n = next;
   }
 }

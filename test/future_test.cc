@@ -2295,6 +2295,38 @@ TEST(ForwardingTest, MoveOnlyValueClimbsNestedStages) {
   EXPECT_EQ(*outer.result(), 3);
 }
 
+// Counts copies of itself (moves are free).
+struct CopyCounted {
+  explicit CopyCounted(int* copies) : copies(copies) {}
+  CopyCounted(const CopyCounted& o) : copies(o.copies) { ++*copies; }
+  CopyCounted(CopyCounted&&) = default;
+  CopyCounted& operator=(const CopyCounted& o) {
+    copies = o.copies;
+    ++*copies;
+    return *this;
+  }
+  CopyCounted& operator=(CopyCounted&&) = default;
+  int* copies;
+};
+
+TEST(ForwardingTest, CopyableValueClimbsNestedStagesWithoutCopies) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  int copies = 0;
+  Future<CopyCounted> outer = make_ready_future(loop, 1).then([&](int) {
+    return make_ready_future(loop, 2).then([&](int) {
+      return make_ready_future(loop, 3).then(
+          [&](int) { return CopyCounted(&copies); });
+    });
+  });
+  RunOnce(loop);
+  RunOnce(loop);
+  RunOnce(loop);
+  ASSERT_TRUE(outer.done());
+  // Each level held the only reference to the level below: moved, not
+  // copied.
+  EXPECT_EQ(copies, 0);
+}
+
 TEST(ForwardingTest, CatchErrorAndFinallyStagesAreFramesToo) {
   EventLoop loop(asyncio_test::VirtualClock());
   Future<int> inner_chain;

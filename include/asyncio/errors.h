@@ -1,6 +1,6 @@
 // asyncio/errors.h — the exceptions the library throws and carries.
 //
-// Every error travels as a std::exception_ptr inside a future (DESIGN §2.4)
+// Every error travels as a std::exception_ptr inside a future
 // and comes out of result(), Outcome::value() or run() as one of these types.
 //
 //   CancelledError      the awaited work was cancelled; carries the message

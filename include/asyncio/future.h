@@ -29,6 +29,17 @@
 //    when that one does — at once if it is already done, as awaiting a done
 //    future does not suspend in asyncio), or an Outcome<U> (completes with
 //    it, no rethrow).
+//  * Same-step forwarding. A stage made by then(), then_outcome(),
+//    catch_error() or finally() (or a repeat() loop) plays the part of an
+//    asyncio coroutine frame; a Promise's future, sleep() and a Task play
+//    the part of an asyncio Future. When a continuation (or a task's body)
+//    returns a stage, the outcome passes up to the waiting stage (or task)
+//    in the same step that produced it, through any number of levels, with
+//    a flat stack — as `return await coro()` does. Returning a Promise's
+//    future, a sleep or a Task wakes the waiter one iteration after it
+//    completes, as awaiting a Future does in asyncio. Only the outcome
+//    moves: every continuation and done-callback still runs from the ready
+//    queue.
 //  * Errors skip value handlers: then(f) on a failed future does not call f
 //    and passes the same std::exception_ptr on (never rethrown per stage).
 //  * cancel(msg) on a pending future returned by then() cancels whatever

@@ -27,6 +27,9 @@
 //    also return void) before the next one.
 //  * An exception thrown by f, or a failed future from it, ends the loop:
 //    the returned future fails with that error.
+//  * The returned future is a stage (asyncio's coroutine frame): a
+//    continuation or task body that returns it takes its outcome in the
+//    step the loop ends (same-step forwarding, see future.h).
 //  * Cancelling the returned future cancels the future the current step is
 //    waiting on; between steps, no further step runs. Either way the result
 //    is CancelledError (unless the step catches it).

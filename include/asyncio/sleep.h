@@ -8,7 +8,8 @@
 // once `delay` has passed on the running loop's clock. A delay <= 0 returns
 // a future that is already done, so `sleep(0).then(f)` runs f on the next
 // iteration: it yields to the loop exactly once, as asyncio.sleep(0) does.
-// Cancelling the future removes its timer before cancel() returns.
+// Cancelling the future removes its timer before cancel() returns. A NaN
+// delay throws ValueError.
 //
 // Thread affinity: call on the loop's thread while the loop runs; throws
 // RuntimeError when no loop runs in this thread. Cost: one allocation (the

@@ -16,6 +16,11 @@
 // Contract.
 //  * A Task<T> is a Future<T> (it converts to one and shares its state):
 //    then(), result(), add_done_callback() ... all work on it.
+//  * When the body returns a then-stage chain, the task completes in the
+//    step its last continuation runs (same-step forwarding, future.h): a
+//    cancel() later in that iteration finds the task done and returns
+//    false. When it returns a Promise's future, a sleep or another Task,
+//    the task completes one iteration after that future, as in asyncio.
 //  * cancel(msg) on a pending task cancels the future it waits on (and
 //    whatever is pending up that future's chain); before the first step the
 //    body never runs. The task ends cancelled when the CancelledError comes

@@ -1,4 +1,4 @@
-// core_benchmark: the costs DESIGN.md §6 sets targets for, each beside its
+// core_benchmark: the costs the project sets performance targets for, each beside its
 // raw-libevent floor, and a sequential chain of dependent steps beside the
 // same chain in Cap'n Proto's KJ (libcapnp-dev).
 //
@@ -642,7 +642,7 @@ BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
 
 // Adds x_<floor> = time / floor's time to each row whose floors ran before
 // it (a filter that leaves a floor out leaves its ratio out), and
-// x_raw_event to the pending-task rows; prints the targets of DESIGN.md §6
+// x_raw_event to the pending-task rows; prints the performance targets
 // and the sequential-step ratios at the end (for reading, not asserted).
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
@@ -683,7 +683,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
   void Finalize() override {
     std::ostream& out = GetOutputStream();
-    out << "\nDESIGN.md section 6 targets (for reading; nothing is "
+    out << "\nPerformance targets (for reading; nothing is "
            "asserted):\n";
     auto ns = [this](const char* name) {
       auto it = ns_.find(name);
