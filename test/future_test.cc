@@ -2327,6 +2327,63 @@ TEST(ForwardingTest, CopyableValueClimbsNestedStagesWithoutCopies) {
   EXPECT_EQ(copies, 0);
 }
 
+// A recursive chain: each level's continuation returns the next level.
+// The bottom waits on `leaf`.
+Future<int> Recurse(EventLoop& loop, int depth, Future<int> leaf,
+                    std::vector<Future<int>>* keep) {
+  Future<int> level = make_ready_future(loop, depth).then(
+      [&loop, leaf, keep](int d) -> Future<int> {
+        if (d == 0) return leaf;
+        return Recurse(loop, d - 1, leaf, keep);
+      });
+  if (keep != nullptr) keep->push_back(level);
+  return level;
+}
+
+TEST(ForwardingTest, RecursiveChainLevelsHeldByHandlesAllCompleteInTheSameStep) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Promise<int> p(loop);
+  std::vector<Future<int>> levels;  // a handle to every level
+  Future<int> top = Recurse(loop, 5, p.get_future().then([](int v) { return v; }),
+                            &levels);
+  for (int i = 0; i < 10; ++i) RunOnce(loop);
+  ASSERT_EQ(levels.size(), 6u);
+  for (const Future<int>& f : levels) EXPECT_FALSE(f.done());
+  p.set_result(8);
+  RunOnce(loop);  // the bottom stage runs: every level completes now
+  for (const Future<int>& f : levels) {
+    ASSERT_TRUE(f.done());
+    EXPECT_EQ(f.result(), 8);
+  }
+  EXPECT_EQ(top.result(), 8);
+}
+
+TEST(ForwardingTest, CancelOfTaskOverRecursiveChainReachesTheBottomLeaf) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Promise<int> p(loop);
+  bool hook_ran = false;
+  p.set_cancel_hook([&] { hook_ran = true; });
+  Future<int> leaf = p.get_future();
+  Task<int> t = loop.create_task(
+      [&] { return Recurse(loop, 1000, leaf, nullptr); });
+  for (int i = 0; i < 1010; ++i) RunOnce(loop);
+  EXPECT_FALSE(t.done());
+  EXPECT_TRUE(t.cancel("deep"));
+  EXPECT_TRUE(hook_ran);
+  RunUntilDone(loop, Future<int>(t));
+  ASSERT_TRUE(t.cancelled());
+  EXPECT_EQ(CancelMessageThrownBy([&] { t.result(); }), "deep");
+}
+
+TEST(ForwardingTest, RecursiveChainOfAMillionLevelsUnderATask) {
+  EventLoop loop(asyncio_test::VirtualClock());
+  Task<int> t = loop.create_task([&] {
+    return Recurse(loop, 1000000, make_ready_future(loop, 4), nullptr);
+  });
+  ASSERT_TRUE(RunUntilDone(loop, Future<int>(t)));
+  EXPECT_EQ(t.result(), 4);
+}
+
 TEST(ForwardingTest, CatchErrorAndFinallyStagesAreFramesToo) {
   EventLoop loop(asyncio_test::VirtualClock());
   Future<int> inner_chain;

@@ -324,12 +324,44 @@ class StageState : public FutureState<U> {
       this->error_ = nullptr;
     }
     if (in->is_frame()) {
+      if (hand_off_forward_waiter(in)) {
+        in->release();
+        return;
+      }
       // A then-stage is a coroutine frame: its outcome comes up in the step
       // that produces it (see "Forwarding" in future_state.h).
       this->flags_ |= FutureStateBase::kForwardWait;
       in->note_forward_waiter();
     }
     wait_on(in);
+  }
+
+  // A tail call. This stage's continuation returned the frame `in`, and the
+  // only one who will ever see this stage's outcome is one forwarding
+  // waiter (no handle, no other callback: the references are that waiter's
+  // and the running step's). This stage's outcome would be `in`'s, passed
+  // up unchanged, so the waiter waits on `in` directly and this stage ends
+  // here, unobserved, when its step returns. A recursive chain (a function
+  // returning `work().then([] { return itself(); })`) thus runs in constant
+  // memory, and its outcome climbs one level instead of n. Returns false
+  // when the conditions do not hold (the ordinary forwarding applies).
+  bool hand_off_forward_waiter(FutureState<U>* in) {
+    ReadyNode* only = this->callbacks_tail_;
+    if (only == nullptr || only->next_ != only || !only->forwards() ||
+        this->refs_ != 2 || !this->is_frame() ||
+        (this->flags_ & FutureStateBase::kMustCancel))
+      return false;
+    // A forwarding waiter of a FutureState<U> is a StageState<U>.
+    auto* waiter = static_cast<StageState<U>*>(static_cast<FutureStateBase*>(only));
+    if (waiter == in || waiter->waiting_ != this) return false;  // a cycle
+    this->callbacks_tail_ = nullptr;  // the waiter's list entry moves to in
+    in->add_ref();                    // the waiter's reference to in
+    waiter->waiting_ = in;
+    in->note_forward_waiter();
+    in->add_callback(waiter);
+    this->release();  // the waiter's reference to this stage (the step
+                      // still holds one: this stage dies when it returns)
+    return true;
   }
 
   // The loop is closed: complete as cancelled without running user code.
