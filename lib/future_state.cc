@@ -62,6 +62,11 @@ Future<void> make_ready_future_void(EventLoop* loop) {
   return FutureAccess::adopt<void>(s);
 }
 
+void check_same_loop(FutureStateBase* f, EventLoop* loop) {
+  if (f->loop() != loop)
+    throw ValueError("futures are tied to different event loops");
+}
+
 std::uint64_t next_callback_id() {
   static thread_local std::uint64_t next = 0;
   return ++next;
@@ -129,6 +134,14 @@ void FutureStateBase::set_exception(std::exception_ptr e) {
   state_ = State::kException;
   error_ = std::move(e);
   if (is_cancel) flags_ |= kErrorIsCancel;
+  schedule_callbacks();
+}
+
+void FutureStateBase::set_cancel_exception(std::exception_ptr e) {
+  assert(state_ == State::kPending);
+  state_ = State::kException;
+  error_ = std::move(e);
+  flags_ |= kErrorIsCancel;
   schedule_callbacks();
 }
 

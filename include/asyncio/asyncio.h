@@ -5,9 +5,11 @@
 #include "asyncio/errors.h"      // IWYU pragma: export
 #include "asyncio/event_loop.h"  // IWYU pragma: export
 #include "asyncio/future.h"      // IWYU pragma: export
+#include "asyncio/gather.h"      // IWYU pragma: export
 #include "asyncio/outcome.h"     // IWYU pragma: export
 #include "asyncio/repeat.h"      // IWYU pragma: export
 #include "asyncio/run.h"         // IWYU pragma: export
+#include "asyncio/shield.h"      // IWYU pragma: export
 #include "asyncio/sleep.h"       // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
 

@@ -151,6 +151,26 @@ auto create_task(F&& f, std::string name = std::string()) {
   return get_running_loop().create_task(std::forward<F>(f), std::move(name));
 }
 
+// asyncio::ensure_future
+//
+// The future an awaitable stands for: a Future<T> or Task<T> as it is (a
+// Task keeps running; the Future shares its state), a callable wrapped in a
+// task on the running loop, as create_task(aw) would. The combinators
+// (gather, wait, ...) call it on each argument, in argument order.
+// Throws InvalidStateError for an empty future, RuntimeError when a
+// callable is given and no loop runs in this thread.
+template <class A>
+Future<internal::awaitable_value_t<A>> ensure_future(A&& aw) {
+  using D = std::decay_t<A>;
+  if constexpr (internal::FutureLike<D>::value) {
+    Future<internal::awaitable_value_t<A>> f = std::forward<A>(aw);
+    if (!f.valid()) internal::throw_invalid_state("empty Future");
+    return f;
+  } else {
+    return create_task(std::forward<A>(aw));
+  }
+}
+
 // asyncio::current_task
 //
 // The task whose code is running, or an empty AnyTask. Throws RuntimeError

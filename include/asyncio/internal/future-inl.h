@@ -68,6 +68,20 @@ struct ContinuationValue<R, std::enable_if_t<IsOutcome<R>::value>> {
 template <class R>
 using continuation_value_t = typename ContinuationValue<std::decay_t<R>>::type;
 
+// The value type of an awaitable argument (gather, wait, ...): Future<T>
+// and Task<T> give T; a callable returning R gives what a task over it
+// would.
+template <class A, class = void>
+struct AwaitableValue {
+  using type = continuation_value_t<std::invoke_result_t<std::decay_t<A>&>>;
+};
+template <class A>
+struct AwaitableValue<A, std::enable_if_t<FutureLike<std::decay_t<A>>::value>> {
+  using type = typename FutureLike<std::decay_t<A>>::value_t;
+};
+template <class A>
+using awaitable_value_t = typename AwaitableValue<A>::type;
+
 // --- Handing the upstream value to a continuation --------------------------
 
 // Calls f with the value of the done, successful state `up` (see "Values and

@@ -184,6 +184,20 @@ class FutureStateBase : public ReadyNode {
   // A forwarding waiter joined this frame's callback list.
   void note_forward_waiter() noexcept { flags_ |= kHasForward; }
 
+  // A scratch mark for the combinators' duplicate check: true when this
+  // call set it (it was clear). Clear it again before returning to the loop.
+  bool mark_seen() noexcept {
+    if (flags_ & kSeen) return false;
+    flags_ |= kSeen;
+    return true;
+  }
+  void clear_seen() noexcept { flags_ &= ~kSeen; }
+
+  // Completes with `e`, a CancelledError, as an exception: cancelled() is
+  // false, yet every consumer sees the cancellation (asyncio's
+  // set_exception(CancelledError()), as gather does).
+  void set_cancel_exception(std::exception_ptr e);
+
   // Type-erased task access (AnyTask); nullptr for plain futures.
   virtual TaskCore* task_core() noexcept { return nullptr; }
   // How the exception handler names this future ("Future", "Task-3").
@@ -205,6 +219,7 @@ class FutureStateBase : public ReadyNode {
     kFrame = 128,        // a then-stage or repeat loop: waiters may forward
     kHasForward = 256,   // some waiter in the callback list forwards
     kForwardWait = 512,  // this stage or task forwards from what it awaits
+    kSeen = 1024,        // combinator scratch mark (duplicate arguments)
   };
 
   virtual ~FutureStateBase();
