@@ -90,4 +90,37 @@ TEST(SamplesTest, TasksConcurrentStartsInOrderAndFinishesBySleepLength) {
   EXPECT_GE(r.seconds, 2.9);
 }
 
+TEST(SamplesTest, GatherRunsConcurrentlyAndPrintsResultsInArgumentOrder) {
+  RunResult r = RunSample("gather");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out,
+            "A: started\n"
+            "B: started\n"
+            "C: started\n"
+            "B: finished\n"
+            "A: finished\n"
+            "C: finished\n"
+            "Result: ['a', 'b', 'c']\n");
+  EXPECT_GE(r.seconds, 2.9);  // exact loop time: samples_virtual_clock_test
+}
+
+TEST(SamplesTest, ShieldPrintsNothing) {
+  RunResult r = RunSample("shield");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(SamplesTest, EventLoopsRunsGatherWithRunUntilComplete) {
+  RunResult r = RunSample("event_loops");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out,
+            "A: started\n"
+            "B: started\n"
+            "C: started\n"
+            "B: finished\n"
+            "A: finished\n"
+            "C: finished\n");
+  EXPECT_GE(r.seconds, 2.9);
+}
+
 }  // namespace
