@@ -6,6 +6,7 @@
 #include "asyncio/event_loop.h"  // IWYU pragma: export
 #include "asyncio/future.h"      // IWYU pragma: export
 #include "asyncio/gather.h"      // IWYU pragma: export
+#include "asyncio/locks.h"       // IWYU pragma: export
 #include "asyncio/outcome.h"     // IWYU pragma: export
 #include "asyncio/repeat.h"      // IWYU pragma: export
 #include "asyncio/run.h"         // IWYU pragma: export

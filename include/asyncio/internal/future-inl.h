@@ -244,6 +244,9 @@ class StageState : public FutureState<U> {
     if (up != nullptr) {
       up->mark_retrieved();
       if (up->error_is_cancel()) return nullptr;
+      // The result goes unused: a lock or queue item handed to this
+      // stage's waiter passes on (see FutureStateBase::on_result_dropped).
+      if (up->state() == State::kResult) up->on_result_dropped();
     }
     return e;
   }

@@ -165,6 +165,12 @@ class FutureStateBase : public ReadyNode {
   // Drops a cancel request that this task's cancel() left, not yet
   // delivered, on a stage it awaits (Task.uncancel() reaching zero).
   void clear_cancel_request() noexcept;
+  // A stage that waited on this state, now done with a result, was
+  // cancelled before it could run and takes the cancellation instead of
+  // the result (asyncio: the awaiting task was cancelled after it was woken
+  // and before it resumed). Waiter states of queues and locks override it
+  // to pass on what they were handed (an item, the lock, a permit).
+  virtual void on_result_dropped() {}
   // What this state waits on now (stages and tasks), else nullptr.
   virtual FutureStateBase* awaiting() const noexcept { return nullptr; }
 
