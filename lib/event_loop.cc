@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "asyncio/task.h"
+#include "asyncio/threads.h"
 
 namespace asyncio {
 namespace {
@@ -133,6 +134,8 @@ EventLoop::EventLoop(event_base* base, Options options) {
 }
 
 void EventLoop::init(Options options) {
+  door_ = std::make_shared<internal::LoopDoor>();
+  door_->loop = this;
   virtual_clock_ = options.virtual_clock;
   armed_for_ = kNotArmed;
   tick_ev_ = event_new(base_, -1, 0, &EventLoop::on_tick, this);
@@ -151,6 +154,12 @@ EventLoop::~EventLoop() {
   // Precondition: not running (a loop cannot be destroyed from its own
   // callbacks). close() is idempotent.
   close();
+  {
+    // Other threads holding the door see the loop gone from now on.
+    std::lock_guard<std::mutex> lock(door_->mu);
+    door_->loop = nullptr;
+  }
+  for (std::thread& t : shutdown_threads_) t.join();
   event_free(tick_ev_);
   event_free(wake_ev_);
   ::close(wake_fd_);
@@ -185,8 +194,11 @@ std::int64_t EventLoop::seconds_to_ns(double seconds) {
 }
 
 void EventLoop::check_can_run() {
+  // running_ first: another thread may be running this loop, and then
+  // nothing else of it may be read here.
+  if (running_.load(std::memory_order_acquire))
+    throw RuntimeError("This event loop is already running");
   if (closed_) throw RuntimeError("Event loop is closed");
-  if (running_) throw RuntimeError("This event loop is already running");
   if (tls_running_loop != nullptr)
     throw RuntimeError(
         "Cannot run the event loop while another loop is running");
@@ -194,7 +206,10 @@ void EventLoop::check_can_run() {
 
 void EventLoop::run_forever() {
   check_can_run();
-  running_ = true;
+  bool expected = false;
+  if (!running_.compare_exchange_strong(expected, true,
+                                        std::memory_order_acq_rel))
+    throw RuntimeError("This event loop is already running");
   internal::RunningLoopScope scope(this);
   for (;;) {
     // One libevent pass is one iteration: poll I/O, then every active
@@ -205,7 +220,7 @@ void EventLoop::run_forever() {
     if (stopping_) break;
   }
   stopping_ = false;
-  running_ = false;
+  running_.store(false, std::memory_order_release);
 }
 
 void EventLoop::stop() { stopping_ = true; }
@@ -238,6 +253,16 @@ void EventLoop::close() {
     ready_.push(slot->node);
   }
   drain_discarded();
+  // Executor jobs still running elsewhere: their futures end cancelled; a
+  // late result finds the door closed and is dropped on its thread.
+  while (jobs_ != nullptr) {
+    internal::ExecutorJob* j = jobs_;
+    remove_job(j);
+    j->abandon();
+  }
+  drain_discarded();
+  // asyncio's close(): the default executor is shut down without waiting.
+  if (default_executor_) default_executor_->shutdown(false, false);
   // Tasks still pending wait on futures nobody here will complete: cancel
   // them so that they, and the stages waiting on them, end.
   while (tasks_head_ != nullptr) {
@@ -581,6 +606,36 @@ bool EventLoop::remove_timer(internal::TimerSlot* slot) {
     heap_.pop_back();
   }
   slot->index = internal::kNotInHeap;
+  return true;
+}
+
+// --- Executor jobs ----------------------------------------------------------
+
+void EventLoop::add_job(internal::ExecutorJob* job) {
+  job->prev_job = nullptr;
+  job->next_job = jobs_;
+  if (jobs_) jobs_->prev_job = job;
+  jobs_ = job;
+}
+
+void EventLoop::remove_job(internal::ExecutorJob* job) {
+  if (job->prev_job) {
+    job->prev_job->next_job = job->next_job;
+  } else {
+    jobs_ = job->next_job;
+  }
+  if (job->next_job) job->next_job->prev_job = job->prev_job;
+  job->prev_job = job->next_job = nullptr;
+}
+
+bool internal::LoopDoor::post(absl::AnyInvocable<void()> cb) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (loop == nullptr) return false;
+  try {
+    loop->call_soon_threadsafe(std::move(cb));
+  } catch (const RuntimeError&) {
+    return false;  // closed: the callback was dropped
+  }
   return true;
 }
 

@@ -44,12 +44,12 @@ void cancel_all_tasks(EventLoop& loop) {
 void shutdown(EventLoop& loop) {
   cancel_all_tasks(loop);
   // asyncio.run then awaits loop.shutdown_asyncgens() and
-  // loop.shutdown_default_executor(), each a task of its own: two loop
-  // iterations apiece in which callbacks still queued keep running. This
-  // library has no async generators and no default executor yet, so the
-  // loop turns the same way with a task that has nothing to do.
+  // loop.shutdown_default_executor(), each a task of its own. This library
+  // has no async generators, so the first step is a task with nothing to
+  // do (the loop turns as asyncio's does); the second waits until the
+  // default executor's threads have finished.
   loop.run_until_complete([] {});
-  loop.run_until_complete([] {});
+  loop.run_until_complete([&loop] { return loop.shutdown_default_executor(); });
 }
 
 }  // namespace internal

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <regex>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -121,6 +122,20 @@ TEST(SamplesTest, EventLoopsRunsGatherWithRunUntilComplete) {
             "A: finished\n"
             "C: finished\n");
   EXPECT_GE(r.seconds, 2.9);
+}
+
+TEST(SamplesTest, ToThreadOverlapsTheBlockingWorkWithTheSleep) {
+  RunResult r = RunSample("to_thread");
+  ExpectExitedCleanly(r);
+  // Four lines in the seed's order, each ending with a time as %X prints it.
+  std::regex shape(
+      "Started main at [0-9:]+\\n"
+      "Work started [0-9:]+\\n"
+      "Work done at [0-9:]+\\n"
+      "Finished main at [0-9:]+\\n");
+  EXPECT_TRUE(std::regex_match(r.out, shape)) << r.out;
+  EXPECT_GE(r.seconds, 1.9);  // the blocking work takes 2 s ...
+  EXPECT_LT(r.seconds, 2.9);  // ... and overlaps the 1 s sleep (not 3 s)
 }
 
 }  // namespace

@@ -13,5 +13,6 @@
 #include "asyncio/shield.h"      // IWYU pragma: export
 #include "asyncio/sleep.h"       // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
+#include "asyncio/threads.h"     // IWYU pragma: export
 
 #endif  // ASYNCIO_ASYNCIO_H_

@@ -67,6 +67,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -81,8 +82,34 @@ namespace asyncio {
 
 template <class T>
 class Task;
+class Executor;
 
 namespace internal {
+
+// The door other threads use to reach a loop that may be closed or
+// destroyed meanwhile (threads.h): the loop clears `loop` under `mu` before
+// it is destroyed, so a thread holding the door never touches freed
+// memory. Thread-safe.
+struct LoopDoor {
+  std::mutex mu;
+  EventLoop* loop = nullptr;  // guarded by mu
+  // Queues cb on the loop (call_soon_threadsafe); false, with cb dropped on
+  // this thread, when the loop is closed or gone.
+  bool post(absl::AnyInvocable<void()> cb);
+};
+
+// A piece of work an executor runs for this loop (threads.h); the loop
+// keeps the pending ones so that close() can end their futures.
+class ExecutorJob {
+ public:
+  ExecutorJob* prev_job = nullptr;
+  ExecutorJob* next_job = nullptr;
+  // The loop is closing: end the future (cancelled) and delete the job.
+  virtual void abandon() = 0;
+
+ protected:
+  virtual ~ExecutorJob() = default;
+};
 
 inline constexpr std::size_t kNotInHeap = static_cast<std::size_t>(-1);
 
@@ -237,7 +264,10 @@ class EventLoop {
   // throws RuntimeError.
   void close();
 
-  bool is_running() const noexcept { return running_; }
+  // Thread-safe: may be called from any thread.
+  bool is_running() const noexcept {
+    return running_.load(std::memory_order_acquire);
+  }
   bool is_closed() const noexcept { return closed_; }
 
   // EventLoop::time: the loop's monotonic clock, in seconds.
@@ -281,6 +311,35 @@ class EventLoop {
   template <class F>
   auto create_task(F&& f, std::string name = std::string());
 
+  // EventLoop::run_in_executor (defined in asyncio/threads.h)
+  //
+  // Runs f() on `executor` (nullptr: the default executor) and returns a
+  // Future of its result, completed on this loop's thread. Precondition:
+  // !is_closed(), else throws RuntimeError.
+  template <class F>
+  auto run_in_executor(Executor* executor, F&& f);
+
+  // EventLoop::set_default_executor
+  //
+  // The executor run_in_executor(nullptr, ...) and to_thread use; the loop
+  // shares its ownership. Without one, a ThreadPoolExecutor sized as
+  // asyncio's (min(32, cores + 4) workers, started lazily) is made on first
+  // use.
+  void set_default_executor(std::shared_ptr<Executor> executor);
+  Executor& default_executor();
+
+  // EventLoop::shutdown_default_executor
+  //
+  // asyncio's loop.shutdown_default_executor(): shuts the default executor
+  // down and completes when its threads have finished (joined on a helper
+  // thread, so the loop keeps running meanwhile). run() awaits it.
+  [[nodiscard]] Future<void> shutdown_default_executor();
+
+  // EventLoop::door: the thread-safe handle other threads post through.
+  const std::shared_ptr<internal::LoopDoor>& door() const noexcept {
+    return door_;
+  }
+
   // EventLoop::set_exception_handler
   //
   // Replaces how errors nobody else could take are reported (unretrieved
@@ -320,6 +379,8 @@ class EventLoop {
   // Removes `slot` if it is still in the heap; true when it was (the caller
   // gets back the heap's reference).
   bool remove_timer(internal::TimerSlot* slot);
+  void add_job(internal::ExecutorJob* job);
+  void remove_job(internal::ExecutorJob* job);
   void register_task(internal::FutureStateBase* task);
   void unregister_task(internal::FutureStateBase* task);
   internal::FutureStateBase* first_task() const noexcept { return tasks_head_; }
@@ -365,7 +426,7 @@ class EventLoop {
   bool in_tick_ = false;
   bool tick_armed_ = false;
   std::int64_t armed_for_ = INT64_MAX;  // loop time the tick is armed for
-  bool running_ = false;
+  std::atomic<bool> running_{false};
   bool stopping_ = false;
   bool closed_ = false;
   bool closing_ = false;
@@ -382,6 +443,11 @@ class EventLoop {
   bool threadsafe_closed_ = false;
   bool wake_pending_ = false;
   std::atomic<bool> threadsafe_pending_{false};  // the queue is not empty
+
+  std::shared_ptr<internal::LoopDoor> door_;
+  std::shared_ptr<Executor> default_executor_;
+  internal::ExecutorJob* jobs_ = nullptr;  // pending executor jobs
+  std::vector<std::thread> shutdown_threads_;
 
   ExceptionHandler exception_handler_;
   std::vector<ExceptionContext> pending_reports_;

@@ -8,7 +8,8 @@
 // Contract (asyncio.run): creates a new event loop, runs `main` (a callable
 // returning T, Future<T> or Task<T>) as a task until it completes, then
 // cancels every task still pending and runs the loop until they have
-// finished, then closes the loop. Returns main's result or rethrows its
+// finished, then shuts the default executor down and waits for its threads
+// (the loop keeps running meanwhile), then closes the loop. Returns main's result or rethrows its
 // exception. Throws RuntimeError when a loop already runs in this thread.
 // Exceptions of leftover tasks (other than cancellation) go to the loop's
 // exception handler.
