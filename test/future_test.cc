@@ -7,6 +7,7 @@
 // depends on real time.
 #include "asyncio/future.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -793,6 +794,33 @@ TEST_F(FutureTest, CopiesShareStateAndMoveEmptiesSource) {
   EXPECT_TRUE(b.done());
   EXPECT_EQ(c.result(), 3);
   EXPECT_EQ(b.result(), 3);
+}
+
+TEST_F(FutureTest, EqualityIsIdentityOfTheSharedState) {
+  Promise<int> p(loop_);
+  Future<int> a = p.get_future();
+  Future<int> b = a;
+  Future<int> other = make_ready_future(loop_, 0);
+  EXPECT_TRUE(a == b);
+  EXPECT_FALSE(a != b);
+  EXPECT_TRUE(a == p.get_future());
+  EXPECT_TRUE(a != other);
+  EXPECT_FALSE(a == Future<int>());
+  EXPECT_TRUE(Future<int>() == Future<int>());
+  p.set_result(0);
+  EXPECT_TRUE(a != other);  // equal values, different states
+}
+
+TEST_F(FutureTest, TaskEqualsTheFutureItConvertsTo) {
+  Task<int> t = loop_.create_task([] { return 1; });
+  Task<int> u = loop_.create_task([] { return 1; });
+  Future<int> f = t;
+  std::vector<Future<int>> fs{u, f};
+  EXPECT_TRUE(f == t);
+  EXPECT_TRUE(t == f);
+  EXPECT_TRUE(t != u);
+  EXPECT_EQ(std::find(fs.begin(), fs.end(), t), fs.begin() + 1);
+  RunUntilIdle(loop_);
 }
 
 TEST_F(FutureTest, ThenReturningPlainValueChangesType) {

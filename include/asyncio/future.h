@@ -171,6 +171,19 @@ class [[nodiscard]] Future {
   // Future<T>::get_loop
   EventLoop& get_loop() const;
 
+  // operator== / operator!= (Future<T>)
+  //
+  // Identity, not value: true when both handles share one state. A Task<T>
+  // compares equal to the Future<T> it converts to (so
+  // `std::find(r.done.begin(), r.done.end(), task)` finds a task in wait()'s
+  // result); two empty futures are equal. Never touches the state.
+  friend bool operator==(const Future& a, const Future& b) noexcept {
+    return a.state_ == b.state_;
+  }
+  friend bool operator!=(const Future& a, const Future& b) noexcept {
+    return a.state_ != b.state_;
+  }
+
   // Future<T>::then
   //
   // f takes the value (nothing for void) and returns U, Future<U>, Task<U>
