@@ -3,11 +3,13 @@
 // Not part of the public API.
 //
 // A combinator is one shared state (CombinatorState<T>, which is also the
-// future it returns) plus one ChildSlot per child it watches, allocated
-// together with the state (no allocation per child). A slot is the child's
-// done-callback: it sits in the child's callback list, then in the ready
-// queue, and calls the combinator's on_child_done(i) on the loop iteration
-// after the child completed (asyncio's add_done_callback). No polling.
+// future it returns) plus one ChildSlot per child it watches. A one-child
+// combinator (shield, wait_for) keeps its slot inside the state, so it is
+// one allocation; more slots take one array (no allocation per child). A
+// slot is the child's done-callback: it sits in the child's callback list,
+// then in the ready queue, and calls the combinator's on_child_done(i) on
+// the loop iteration after the child completed (asyncio's
+// add_done_callback). No polling.
 //
 // Cancellation. Cancelling the combinator's future does not complete it:
 // the cancel walk calls on_cancel_request(exc), where the combinator
@@ -19,7 +21,8 @@
 // Ownership. Each slot keeps a reference to its child for the combinator's
 // whole life. A slot waiting in a child's callback list (or queued) keeps a
 // reference to the combinator state. When the loop is closed, a discarded
-// slot ends the combinator cancelled (as a stage would), running no code.
+// slot calls on_loop_closed(), which by default ends the combinator
+// cancelled (as a stage would), running no user code.
 #ifndef ASYNCIO_INTERNAL_COMBINATOR_H_
 #define ASYNCIO_INTERNAL_COMBINATOR_H_
 
@@ -71,9 +74,20 @@ class CombinatorBase {
   // only marks the child's exception retrieved, as asyncio does).
   virtual void on_child_done(std::size_t i) = 0;
 
-  // Slots: sized once, before any is attached.
+  // A slot's report was discarded because the loop is closed: nothing will
+  // answer any more. Must run no user code. CombinatorState ends the
+  // combinator cancelled; a combinator that owns more (as_completed's
+  // outputs) ends that too.
+  virtual void on_loop_closed() = 0;
+
+  // Slots: sized once, before any is attached. One slot is kept inline.
   void init_slots(std::size_t n) {
-    slots_.reset(new ChildSlot[n]);
+    if (n <= 1) {
+      slots_ = &inline_slot_;
+    } else {
+      heap_slots_.reset(new ChildSlot[n]);
+      slots_ = heap_slots_.get();
+    }
     nslots_ = n;
   }
   std::size_t nslots() const noexcept { return nslots_; }
@@ -106,7 +120,9 @@ class CombinatorBase {
 
  private:
   friend class ChildSlot;
-  std::unique_ptr<ChildSlot[]> slots_;
+  ChildSlot inline_slot_;  // the only slot of a one-child combinator
+  std::unique_ptr<ChildSlot[]> heap_slots_;
+  ChildSlot* slots_ = nullptr;
   std::size_t nslots_ = 0;
 };
 
@@ -120,7 +136,7 @@ class CombinatorState : public FutureState<T>, public CombinatorBase {
 
   // Completes with the loop-closed cancellation when the loop discarded a
   // slot (the loop is closed: nothing will answer any more).
-  void on_loop_closed() {
+  void on_loop_closed() override {
     if (!this->done()) {
       this->set_cancelled(loop_closed_error(this->loop_));
       this->mark_retrieved();
@@ -151,10 +167,7 @@ inline void ChildSlot::discard() {
   FutureStateBase* self = owner->self();
   attached_ = false;
   child_->mark_retrieved();  // the combinator was its consumer
-  if (!self->done()) {
-    self->set_cancelled(loop_closed_error(self->loop()));
-    self->mark_retrieved();
-  }
+  owner->on_loop_closed();
   self->release();
 }
 
