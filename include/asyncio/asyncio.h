@@ -14,5 +14,6 @@
 #include "asyncio/sleep.h"       // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
 #include "asyncio/threads.h"     // IWYU pragma: export
+#include "asyncio/wait.h"        // IWYU pragma: export
 
 #endif  // ASYNCIO_ASYNCIO_H_

@@ -15,7 +15,9 @@
 //   ValueError          a bad argument (asyncio's ValueError). Raised for:
 //                       a NaN delay or time (call_later, call_at, sleep);
 //                       a future of another loop given to
-//                       run_until_complete. It derives from
+//                       run_until_complete or a combinator; the bad
+//                       arguments wait.h lists (wait, wait_for,
+//                       as_completed). It derives from
 //                       std::invalid_argument.
 //   BrokenPromise       a Promise was destroyed before it set its future.
 //   QueueEmpty, QueueFull, QueueShutDown, IncompleteReadError,
