@@ -138,4 +138,33 @@ TEST(SamplesTest, ToThreadOverlapsTheBlockingWorkWithTheSleep) {
   EXPECT_LT(r.seconds, 2.9);  // ... and overlaps the 1 s sleep (not 3 s)
 }
 
+TEST(SamplesTest, WaitFindsTheTaskInDone) {
+  RunResult r = RunSample("wait");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out, "work is done\n");
+}
+
+TEST(SamplesTest, TimeoutsTimesOutAfterOneSecond) {
+  RunResult r = RunSample("timeouts");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out, "timeout!\n");
+  EXPECT_GE(r.seconds, 0.9);  // the timeout; the hour-long sleep never ends
+}
+
+TEST(SamplesTest, AsCompletedPrintsResultsInCompletionOrder) {
+  RunResult r = RunSample("as_completed");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out,
+            "C: started\n"
+            "B: started\n"
+            "A: started\n"
+            "B: finished\n"
+            "b\n"
+            "A: finished\n"
+            "a\n"
+            "C: finished\n"
+            "c\n");
+  EXPECT_GE(r.seconds, 2.9);
+}
+
 }  // namespace
