@@ -66,168 +66,38 @@
 // Counters: allocs_per_op (every operator new and libevent malloc during the
 // timed loop, per operation; KJ allocates through the same operator new);
 // x_<floor> (this row's time divided by its raw-libevent floor's, added by
-// the reporter below when the floor ran first; with --benchmark_repetitions
+// the reporter when the floor ran first; with --benchmark_repetitions
 // the medians carry it): x_raw_step for BM_Raw_CallbackStep, x_raw_timer_step
 // for BM_Raw_TimerStep, x_raw_spawn for BM_Raw_Spawn, and x_kj for KJ's
 // evalLater chain beside the other chain rows; bytes_per_* and
 // allocs_per_* for the memory rows, measured with the counting operator new
-// and libevent allocator of this binary as the change in live heap
+// and libevent allocator (bench_util.h) as the change in live heap
 // (malloc_usable_size of every block allocated minus every block freed)
-// while N items are created and left pending, divided by N. glibc rounds a
+// while N items are created and left pending, divided by N, and x_raw_event
+// (a pending task's bytes / a pending libevent timer event's). glibc rounds a
 // block's usable size up to 16k+8 bytes (a 128-byte request has 136 usable);
 // under AddressSanitizer the usable size is the requested size, so a
 // --config=asan build of this binary shows the requested bytes.
 //
 // Single-threaded: the allocation counters are plain globals.
 #include <event2/event.h>
-#include <malloc.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <map>
-#include <memory>
-#include <new>
 #include <ostream>
-#include <string>
-#include <utility>
 #include <vector>
 
 #include "asyncio/asyncio.h"
 #include "benchmark/benchmark.h"
 #include "kj/async.h"
-
-// --- Counting allocator -----------------------------------------------------
-
-namespace heap {
-
-std::uint64_t allocs = 0;      // every allocation, always counted
-bool tracking = false;         // live_* follow the heap only while true
-std::int64_t live_bytes = 0;   // usable bytes allocated minus freed
-std::int64_t live_blocks = 0;  // blocks allocated minus freed
-
-inline void* on_alloc(void* p) {
-  ++allocs;
-  if (tracking && p != nullptr) {
-    live_bytes += static_cast<std::int64_t>(malloc_usable_size(p));
-    ++live_blocks;
-  }
-  return p;
-}
-
-inline void on_free(void* p) {
-  if (tracking && p != nullptr) {
-    live_bytes -= static_cast<std::int64_t>(malloc_usable_size(p));
-    --live_blocks;
-  }
-}
-
-// Measures the change in live heap over its lifetime.
-class Window {
- public:
-  Window() : bytes0_(live_bytes), blocks0_(live_blocks) { tracking = true; }
-  ~Window() { tracking = false; }
-  std::int64_t bytes() const { return live_bytes - bytes0_; }
-  std::int64_t blocks() const { return live_blocks - blocks0_; }
-
- private:
-  std::int64_t bytes0_;
-  std::int64_t blocks0_;
-};
-
-void* checked_malloc(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  return on_alloc(p);
-}
-
-void* checked_aligned(std::size_t n, std::align_val_t al) {
-  void* p = nullptr;
-  std::size_t a = static_cast<std::size_t>(al);
-  if (a < sizeof(void*)) a = sizeof(void*);
-  if (::posix_memalign(&p, a, n == 0 ? 1 : n) != 0) throw std::bad_alloc();
-  return on_alloc(p);
-}
-
-void release(void* p) {
-  on_free(p);
-  std::free(p);
-}
-
-// libevent's allocator (event_set_mem_functions), counted the same way.
-void* ev_malloc(std::size_t n) { return on_alloc(std::malloc(n)); }
-void* ev_realloc(void* p, std::size_t n) {
-  if (p == nullptr) return on_alloc(std::realloc(p, n));
-  const bool was_tracking = tracking;
-  const auto old_size = static_cast<std::int64_t>(malloc_usable_size(p));
-  void* q = std::realloc(p, n);
-  if (was_tracking && q != nullptr) {
-    live_bytes += static_cast<std::int64_t>(malloc_usable_size(q)) - old_size;
-  }
-  return q;
-}
-void ev_free(void* p) { release(p); }
-
-}  // namespace heap
-
-void* operator new(std::size_t n) { return heap::checked_malloc(n); }
-void* operator new[](std::size_t n) { return heap::checked_malloc(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  return heap::on_alloc(std::malloc(n == 0 ? 1 : n));
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  return heap::on_alloc(std::malloc(n == 0 ? 1 : n));
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  return heap::checked_aligned(n, a);
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return heap::checked_aligned(n, a);
-}
-void operator delete(void* p) noexcept { heap::release(p); }
-void operator delete[](void* p) noexcept { heap::release(p); }
-void operator delete(void* p, std::size_t) noexcept { heap::release(p); }
-void operator delete[](void* p, std::size_t) noexcept { heap::release(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  heap::release(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  heap::release(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept { heap::release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept {
-  heap::release(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  heap::release(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  heap::release(p);
-}
+#include "test/benchmarks/bench_util.h"
 
 namespace {
 
 constexpr int kBatch = 1024;
 
-// Counts allocations over a timed loop; sets allocs_per_op.
-class AllocCounter {
- public:
-  explicit AllocCounter(benchmark::State& state)
-      : state_(state), start_(heap::allocs) {}
-  ~AllocCounter() {
-    if (state_.iterations() > 0) {
-      state_.counters["allocs_per_op"] =
-          static_cast<double>(heap::allocs - start_) /
-          static_cast<double>(state_.iterations());
-    }
-  }
-
- private:
-  benchmark::State& state_;
-  std::uint64_t start_;
-};
+using bench::AllocCounter;
 
 // A resolved Future<void>. (asyncio::make_ready_future(EventLoop&) is
 // declared in future.h but has no definition in lib/, so it does not link.)
@@ -638,141 +508,73 @@ void BM_Memory_PendingTaskThen(benchmark::State& state) {
 }
 BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
 
-// --- Reporter: ratios to the raw-libevent floors -----------------------------
+}  // namespace
 
-// Adds x_<floor> = time / floor's time to each row whose floors ran before
-// it (a filter that leaves a floor out leaves its ratio out), and
-// x_raw_event to the pending-task rows; prints the performance targets
-// and the sequential-step ratios at the end (for reading, not asserted).
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  using benchmark::ConsoleReporter::ConsoleReporter;
-
-  void ReportRuns(const std::vector<Run>& reports) override {
-    std::vector<Run> runs = reports;
-    for (Run& r : runs) {
-      // With --benchmark_repetitions, the medians carry the ratios too (and
-      // win: they are reported after the single runs).
-      if (r.error_occurred) continue;
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median")
-        continue;
-      const std::string& fn = r.run_name.function_name;
-      const double ns = r.GetAdjustedRealTime();  // default unit: ns
-      ns_[fn] = ns;
-      auto [first, last] = floors_.equal_range(fn);
-      for (auto floor = first; floor != last; ++floor) {
-        auto f = ns_.find(floor->second.first);
-        if (f != ns_.end() && f->second > 0) {
-          r.counters[floor->second.second] = ns / f->second;
-        }
-      }
-      if (fn == "BM_Memory_RawEvent") {
-        raw_event_bytes_[r.run_name.args] = r.counters["bytes_per_event"];
-      }
-      if (fn == "BM_Memory_PendingTask") {
-        auto raw = raw_event_bytes_.find(r.run_name.args);
-        if (raw != raw_event_bytes_.end() && raw->second > 0) {
-          r.counters["x_raw_event"] =
-              r.counters["bytes_per_task"] / raw->second;
-        }
-        task_bytes_[r.run_name.args] = r.counters["bytes_per_task"];
-      }
-    }
-    benchmark::ConsoleReporter::ReportRuns(runs);
-  }
-
-  void Finalize() override {
-    std::ostream& out = GetOutputStream();
-    out << "\nPerformance targets (for reading; nothing is "
-           "asserted):\n";
-    auto ns = [this](const char* name) {
-      auto it = ns_.find(name);
-      return it == ns_.end() ? -1.0 : it->second;
-    };
-    char line[256];
-    const double step = ns("BM_Asyncio_ThenBatch");
-    const double raw = ns("BM_Raw_CallbackStep");
+// Ratios to the raw-libevent floors (a row may have several), x_raw_event
+// on the pending-task rows; the summary prints the performance targets and
+// the sequential-step ratios (for reading, not asserted).
+int main(int argc, char** argv) {
+  const std::vector<bench::TimeFloor> floors = {
+      {"BM_Asyncio_ThenBatch", "BM_Raw_CallbackStep", "x_raw_step"},
+      {"BM_Asyncio_ThenChain", "BM_Raw_TimerStep", "x_raw_timer_step"},
+      {"BM_Asyncio_CallSoonBatch", "BM_Raw_Spawn", "x_raw_spawn"},
+      {"BM_Asyncio_CallSoonChain", "BM_Raw_TimerStep", "x_raw_timer_step"},
+      {"BM_Asyncio_TaskBatch", "BM_Raw_Spawn", "x_raw_spawn"},
+      {"BM_Asyncio_TaskReadyFutureBatch", "BM_Raw_Spawn", "x_raw_spawn"},
+      {"BM_KJ_EvalLaterChain", "BM_Raw_CallbackStep", "x_raw_step"},
+      {"BM_KJ_ThenChain", "BM_Raw_CallbackStep", "x_raw_step"},
+      {"BM_KJ_ThenChain", "BM_KJ_EvalLaterChain", "x_kj"},
+      {"BM_Asyncio_SequentialNested", "BM_Raw_CallbackStep", "x_raw_step"},
+      {"BM_Asyncio_SequentialNested", "BM_KJ_EvalLaterChain", "x_kj"},
+      {"BM_Asyncio_SequentialRepeat", "BM_Raw_CallbackStep", "x_raw_step"},
+      {"BM_Asyncio_SequentialRepeat", "BM_KJ_EvalLaterChain", "x_kj"},
+  };
+  const std::vector<bench::CounterFloor> counter_floors = {
+      {"BM_Memory_PendingTask", "bytes_per_task", "BM_Memory_RawEvent",
+       "bytes_per_event", "x_raw_event"},
+  };
+  auto summary = [](const bench::RatioReporter& r, std::ostream& out) {
+    const double step = r.ns("BM_Asyncio_ThenBatch");
+    const double raw = r.ns("BM_Raw_CallbackStep");
     if (step > 0 && raw > 0) {
-      std::snprintf(line, sizeof line,
+      bench::Printf(out,
                     "  continuation step (batched) %.1f ns = %.2fx the raw "
                     "libevent callback step %.1f ns (target <= 4x)\n",
                     step, step / raw, raw);
-      out << line;
     }
-    const double chain = ns("BM_Asyncio_ThenChain");
-    const double timer = ns("BM_Raw_TimerStep");
+    const double chain = r.ns("BM_Asyncio_ThenChain");
+    const double timer = r.ns("BM_Raw_TimerStep");
     if (chain > 0 && timer > 0) {
-      std::snprintf(line, sizeof line,
+      bench::Printf(out,
                     "  continuation step (one loop iteration each) %.1f ns = "
                     "%.2fx the raw libevent zero-timeout step %.1f ns\n",
                     chain, chain / timer, timer);
-      out << line;
     }
-    const double task = ns("BM_Asyncio_TaskBatch");
+    const double task = r.ns("BM_Asyncio_TaskBatch");
     if (task > 0) {
-      std::snprintf(line, sizeof line,
+      bench::Printf(out,
                     "  spawn + complete a task %.1f ns (target <= 1000 ns)\n",
                     task);
-      out << line;
     }
-    const double kj = ns("BM_KJ_EvalLaterChain");
+    const double kj = r.ns("BM_KJ_EvalLaterChain");
     for (const char* name :
          {"BM_Asyncio_SequentialNested", "BM_Asyncio_SequentialRepeat"}) {
-      const double seq = ns(name);
+      const double seq = r.ns(name);
       if (seq > 0 && raw > 0 && kj > 0) {
-        std::snprintf(line, sizeof line,
+        bench::Printf(out,
                       "  sequential step (%s) %.1f ns = %.2fx the raw "
                       "libevent callback step, %.2fx KJ's evalLater step "
                       "%.1f ns\n",
                       name + 3, seq, seq / raw, seq / kj, kj);
-        out << line;
       }
     }
-    for (const auto& [args, bytes] : task_bytes_) {
-      std::snprintf(line, sizeof line,
+    for (const auto& [args, bytes] :
+         r.counters("BM_Memory_PendingTask", "bytes_per_task")) {
+      bench::Printf(out,
                     "  pending task with one pending stage (N=%s) %.1f bytes "
                     "(target <= 256)\n",
                     args.c_str(), bytes);
-      out << line;
     }
-    benchmark::ConsoleReporter::Finalize();
-  }
-
- private:
-  // row -> (a floor, the counter that holds the ratio); a row may have
-  // several floors.
-  const std::multimap<std::string, std::pair<std::string, std::string>>
-      floors_ = {
-      {"BM_Asyncio_ThenBatch", {"BM_Raw_CallbackStep", "x_raw_step"}},
-      {"BM_Asyncio_ThenChain", {"BM_Raw_TimerStep", "x_raw_timer_step"}},
-      {"BM_Asyncio_CallSoonBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
-      {"BM_Asyncio_CallSoonChain", {"BM_Raw_TimerStep", "x_raw_timer_step"}},
-      {"BM_Asyncio_TaskBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
-      {"BM_Asyncio_TaskReadyFutureBatch", {"BM_Raw_Spawn", "x_raw_spawn"}},
-      {"BM_KJ_EvalLaterChain", {"BM_Raw_CallbackStep", "x_raw_step"}},
-      {"BM_KJ_ThenChain", {"BM_Raw_CallbackStep", "x_raw_step"}},
-      {"BM_KJ_ThenChain", {"BM_KJ_EvalLaterChain", "x_kj"}},
-      {"BM_Asyncio_SequentialNested", {"BM_Raw_CallbackStep", "x_raw_step"}},
-      {"BM_Asyncio_SequentialNested", {"BM_KJ_EvalLaterChain", "x_kj"}},
-      {"BM_Asyncio_SequentialRepeat", {"BM_Raw_CallbackStep", "x_raw_step"}},
-      {"BM_Asyncio_SequentialRepeat", {"BM_KJ_EvalLaterChain", "x_kj"}},
   };
-  std::map<std::string, double> ns_;
-  std::map<std::string, double> raw_event_bytes_;
-  std::map<std::string, double> task_bytes_;
-};
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Before any other libevent call: libevent allocates through the counters.
-  event_set_mem_functions(&heap::ev_malloc, &heap::ev_realloc, &heap::ev_free);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter(isatty(STDOUT_FILENO) != 0
-                             ? benchmark::ConsoleReporter::OO_Color
-                             : benchmark::ConsoleReporter::OO_None);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  return 0;
+  return bench::Main(argc, argv, floors, counter_floors, summary);
 }
