@@ -145,10 +145,11 @@ struct PendingHeap {
   }
 };
 
-// Runs timed batches of kChildren children until the benchmark has enough:
-// batch(state) runs one gather (it may pause the timer for its set-up) and
-// returns whether its result was right. allocs_per_op counts only what is
-// allocated while the timer runs.
+// Runs timed batches of kChildren children (or operations) until the
+// benchmark has enough: batch(state, untimed) runs one gather (or kChildren
+// wait_for operations), pausing the timer with Untimed(state, untimed) for
+// what is not timed, and returns whether its result was right.
+// allocs_per_op counts only what is allocated while the timer runs.
 template <class Batch>
 void RunBatches(benchmark::State& state, Batch batch) {
   bool right = true;
@@ -162,7 +163,7 @@ void RunBatches(benchmark::State& state, Batch batch) {
         static_cast<double>(heap::allocs - allocs0 - untimed_allocs) /
         static_cast<double>(state.iterations());
   }
-  if (!right) state.SkipWithError("a gather ended with the wrong result");
+  if (!right) state.SkipWithError("a batch ended with a wrong result");
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -596,6 +597,108 @@ void BM_KJ_WaitFor(benchmark::State& state) {
   heap_use.Report(state, "op", "bare");
 }
 BENCHMARK(BM_KJ_WaitFor);
+
+// --- wait_for: asyncio ---------------------------------------------------------
+//
+// Per operation: an asyncio::Promise<int> (the child) and
+// asyncio::wait_for(promise.get_future(), kTimeout); one call_later at
+// kResolveAt sets the even promises' results. The batch runs inside
+// run_until_complete of a task that starts the operations and returns
+// sleep(kTimeout + kSlack): on the virtual clock the sleep ends after every
+// operation has (time only jumps when nothing is ready); on the real clock
+// kSlack leaves half a second for the 50,000 timeouts to be handled
+// (checked after the batch).
+
+constexpr double kSlack = 0.5;  // s
+
+struct AsyncioWaitFor {
+  std::vector<asyncio::Promise<int>> children;
+  std::vector<asyncio::Future<int>> ops;  // wait_for(child, kTimeout)
+};
+
+// On the running loop: the resolving timer, then kChildren operations.
+void StartAsyncioWaitFor(asyncio::EventLoop& loop, AsyncioWaitFor& w) {
+  w.children.reserve(kChildren);
+  w.ops.reserve(kChildren);
+  loop.call_later(kResolveAt, [&w] {
+    for (std::size_t i = 0; i < w.children.size(); i += 2) {
+      w.children[i].set_result(static_cast<int>(i));
+    }
+  });
+  for (int i = 0; i < kChildren; ++i) {
+    w.children.emplace_back(loop);
+    w.ops.push_back(
+        asyncio::wait_for(w.children.back().get_future(), kTimeout));
+  }
+}
+
+// Every operation ended as it should: an even one with its value, an odd
+// one with TimeoutError and its child cancelled.
+bool AsyncioWaitForRight(const AsyncioWaitFor& w) {
+  for (int i = 0; i < kChildren; ++i) {
+    const asyncio::Future<int>& op = w.ops[i];
+    if (!op.done()) return false;
+    if (ExpectedOutcome(i) != kTimedOut) {
+      if (op.exception() != nullptr || op.result() != i) return false;
+      continue;
+    }
+    if (!w.children[i].cancelled()) return false;
+    try {
+      std::rethrow_exception(op.exception());
+    } catch (const asyncio::TimeoutError&) {
+    } catch (...) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The live heap of kChildren operations after the iteration that started
+// them (on a virtual-clock loop; the structures do not depend on the clock).
+PendingHeap AsyncioWaitForHeap() {
+  asyncio::EventLoop loop(asyncio::EventLoop::Options{true});
+  PendingHeap h;
+  AsyncioWaitFor w;
+  std::optional<heap::Window> window;
+  loop.run_until_complete([&] {
+    window.emplace();
+    StartAsyncioWaitFor(loop, w);
+    // Runs on the next iteration, after what the operations queued.
+    loop.call_soon([&] {
+      h.total_bytes = static_cast<double>(window->bytes());
+      h.total_blocks = static_cast<double>(window->blocks());
+      window.reset();
+    });
+    return asyncio::sleep(kTimeout + kSlack);
+  });
+  if (!AsyncioWaitForRight(w)) h.total_bytes = h.total_blocks = -1;
+  return h;
+}
+
+void AsyncioWaitForRow(benchmark::State& state, bool virtual_clock) {
+  asyncio::EventLoop loop(asyncio::EventLoop::Options{virtual_clock});
+  const PendingHeap heap_use = AsyncioWaitForHeap();
+  RunBatches(state, [&](benchmark::State& st, std::uint64_t& untimed) {
+    AsyncioWaitFor w;
+    loop.run_until_complete([&] {
+      StartAsyncioWaitFor(loop, w);
+      return asyncio::sleep(kTimeout + kSlack);
+    });
+    Untimed pause(st, untimed);
+    return AsyncioWaitForRight(w);
+  });
+  heap_use.Report(state, "op", nullptr);
+}
+
+void BM_Asyncio_WaitFor(benchmark::State& state) {
+  AsyncioWaitForRow(state, false);
+}
+BENCHMARK(BM_Asyncio_WaitFor)->Iterations(kRealClockBatches * kChildren);
+
+void BM_Asyncio_WaitForVirtualClock(benchmark::State& state) {
+  AsyncioWaitForRow(state, true);
+}
+BENCHMARK(BM_Asyncio_WaitForVirtualClock);
 
 // The summary of one combinator (when its asyncio row ran): `headline`
 // printed with the row's CPU time and its `bytes_counter`, `variant` with
