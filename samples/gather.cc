@@ -90,4 +90,5 @@ asyncio::Future<void> main_() {
 
 int main() {
   asyncio::run(main_);  // if __name__ == '__main__': asyncio.run(main())
+  return 0;
 }

@@ -48,9 +48,10 @@
 // Thread affinity: loop thread only. Ownership: the gather keeps a
 // reference to every child until it is destroyed; the children keep
 // running whatever happens to the gather (only cancel() stops them).
-// Cost: one allocation for the gather state and its child slots (one slot,
-// 40 bytes, per distinct child) plus the tasks made for callables; a
-// child's completion costs one ready-queue pass.
+// Cost: three allocations — the gather state, its array of child slots (one
+// slot, 40 bytes, per distinct child) and the argument-to-slot map — plus
+// the tasks made for callables; a child's completion costs one ready-queue
+// pass.
 #ifndef ASYNCIO_GATHER_H_
 #define ASYNCIO_GATHER_H_
 
@@ -85,9 +86,6 @@ namespace internal {
 template <class T>
 using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
-template <class A>
-inline constexpr bool kIsAwaitable =
-    FutureLike<std::decay_t<A>>::value || std::is_invocable_v<std::decay_t<A>&>;
 
 // The value of a done child for gather's result (a copy when others hold
 // the child, else moved out).
@@ -297,7 +295,7 @@ auto gather_impl(A&&... aws) {
   if (loop == nullptr) loop = running_loop_or_throw();
   auto* st = new State(loop);
   return start_gather(st, sizeof...(A), [&](State* s) {
-    std::size_t pos = 0;
+    [[maybe_unused]] std::size_t pos = 0;
     // A fold over the comma operator runs left to right: callables become
     // tasks in argument order.
     ((s->add_child(pos++, FutureAccess::state(ensure_future(std::forward<A>(aws))))),

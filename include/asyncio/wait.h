@@ -152,12 +152,6 @@
 #include "asyncio/task.h"
 
 namespace asyncio {
-namespace internal {
-// What wait_for takes: a future, a task or a callable (gather.h's test).
-template <class A>
-inline constexpr bool kIsWaitable = FutureLike<std::decay_t<A>>::value ||
-                                    std::is_invocable_v<std::decay_t<A>&>;
-}  // namespace internal
 
 // asyncio::ReturnWhen
 //
@@ -209,14 +203,14 @@ template <class A, class Rep, class Period>
 // and waiting for it to finish (see the contract). wait_for(aw,
 // std::nullopt) waits without a deadline. Returns Future<T> (a combinator,
 // not a task). Throws as listed under "Errors".
-template <class A, class = std::enable_if_t<internal::kIsWaitable<A>>>
+template <class A, class = std::enable_if_t<internal::kIsAwaitable<A>>>
 [[nodiscard]] Future<internal::awaitable_value_t<A>> wait_for(
     A&& aw, double timeout_seconds);
-template <class A, class = std::enable_if_t<internal::kIsWaitable<A>>>
+template <class A, class = std::enable_if_t<internal::kIsAwaitable<A>>>
 [[nodiscard]] Future<internal::awaitable_value_t<A>> wait_for(
     A&& aw, std::optional<double> timeout_seconds);
 template <class A, class Rep, class Period,
-          class = std::enable_if_t<internal::kIsWaitable<A>>>
+          class = std::enable_if_t<internal::kIsAwaitable<A>>>
 [[nodiscard]] Future<internal::awaitable_value_t<A>> wait_for(
     A&& aw, std::chrono::duration<Rep, Period> timeout);
 

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "asyncio/event_loop.h"
@@ -170,6 +171,11 @@ inline void ChildSlot::discard() {
   owner->on_loop_closed();
   self->release();
 }
+
+// An argument a combinator accepts: a Future<T>, a Task<T> or a callable.
+template <class A>
+inline constexpr bool kIsAwaitable =
+    FutureLike<std::decay_t<A>>::value || std::is_invocable_v<std::decay_t<A>&>;
 
 // A ValueError unless `f` belongs to `loop` (asyncio: futures tied to
 // different event loops).
