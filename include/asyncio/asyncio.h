@@ -14,6 +14,7 @@
 #include "asyncio/sleep.h"       // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
 #include "asyncio/threads.h"     // IWYU pragma: export
+#include "asyncio/timeouts.h"    // IWYU pragma: export
 #include "asyncio/wait.h"        // IWYU pragma: export
 
 #endif  // ASYNCIO_ASYNCIO_H_
