@@ -13,6 +13,7 @@
 #include "asyncio/shield.h"      // IWYU pragma: export
 #include "asyncio/sleep.h"       // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
+#include "asyncio/task_group.h"  // IWYU pragma: export
 #include "asyncio/threads.h"     // IWYU pragma: export
 #include "asyncio/timeouts.h"    // IWYU pragma: export
 #include "asyncio/wait.h"        // IWYU pragma: export

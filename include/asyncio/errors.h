@@ -11,7 +11,9 @@
 //   InvalidStateError   misuse: result() of a pending future, set_result()
 //                       on a done one, a value that was already moved out.
 //   RuntimeError        misuse of the loop: no running loop, loop closed,
-//                       loop already running, run() inside a running loop.
+//                       loop already running, run() inside a running loop;
+//                       timeout() or task_group() outside a task; a task
+//                       added to a finished or shutting-down TaskGroup.
 //   ValueError          a bad argument (asyncio's ValueError). Raised for:
 //                       a NaN delay or time (call_later, call_at, sleep);
 //                       a future of another loop given to
@@ -33,6 +35,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace asyncio {
@@ -141,17 +144,82 @@ class BrokenBarrierError : public std::runtime_error {
 
 // asyncio::ExceptionGroup
 //
-// Several failures reported together (TaskGroup). exceptions() keeps them in
-// the order they happened.
+// Several failures reported together (Python's ExceptionGroup; task_group()
+// ends with one). exceptions() keeps them in the order they happened; an
+// element may itself be a nested ExceptionGroup. what() is "message (N
+// sub-exceptions)", as Python's str(); message() is the message alone.
+//
+// Matching by type, as Python's `except*`, ExceptionGroup.subgroup() and
+// ExceptionGroup.split() with a type: E matches this group itself (E =
+// ExceptionGroup or one of its bases, such as std::exception: then
+// everything matches), or a leaf exception of type E (or derived) at any
+// depth. A nested group that matches E as a whole is kept whole.
+//
+//   catch (const asyncio::ExceptionGroup& eg) {
+//     if (eg.contains<std::out_of_range>()) ...
+//     auto [ranges, rest] = eg.split<std::out_of_range>();
+//     if (rest) throw *rest;           // what was not handled
+//   }
+//
+// Cost: each test rethrows the std::exception_ptr once (leaves and nested
+// groups); split() copies pointers, never the exceptions themselves.
 class ExceptionGroup : public std::runtime_error {
  public:
   ExceptionGroup(const std::string& message,
                  std::vector<std::exception_ptr> exceptions);
+
+  const std::string& message() const noexcept { return message_; }
   const std::vector<std::exception_ptr>& exceptions() const noexcept {
     return exceptions_;
   }
 
+  // ExceptionGroup::contains<E>
+  //
+  // True when subgroup<E>() would return a group: this group is an E, or an
+  // exception of type E is in it at any depth.
+  template <class E>
+  bool contains() const {
+    return contains_if(&is_a<E>);
+  }
+
+  // ExceptionGroup::subgroup<E>
+  //
+  // A group of the same message and nesting holding only what matches E,
+  // or nullopt when nothing does (Python's eg.subgroup(E)).
+  template <class E>
+  std::optional<ExceptionGroup> subgroup() const {
+    return split_if(&is_a<E>).first;
+  }
+
+  // ExceptionGroup::split<E>
+  //
+  // {what matches E, the rest}, each with this group's message and nesting,
+  // or nullopt when empty (Python's eg.split(E)).
+  template <class E>
+  std::pair<std::optional<ExceptionGroup>, std::optional<ExceptionGroup>>
+  split() const {
+    return split_if(&is_a<E>);
+  }
+
  private:
+  using Match = bool (*)(const std::exception_ptr&);
+
+  template <class E>
+  static bool is_a(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const E&) {
+      return true;
+    } catch (...) {
+      return false;  // any other type: no match
+    }
+  }
+
+  bool contains_if(Match match) const;
+  std::pair<std::optional<ExceptionGroup>, std::optional<ExceptionGroup>>
+  split_if(Match match) const;
+
+  std::string message_;
   std::vector<std::exception_ptr> exceptions_;
 };
 
