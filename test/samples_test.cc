@@ -167,4 +167,31 @@ TEST(SamplesTest, AsCompletedPrintsResultsInCompletionOrder) {
   EXPECT_GE(r.seconds, 2.9);
 }
 
+TEST(SamplesTest, LockPrintsNothing) {
+  RunResult r = RunSample("lock");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(SamplesTest, ConditionPrintsNothing) {
+  RunResult r = RunSample("condition");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(SamplesTest, SemaphorePrintsNothing) {
+  RunResult r = RunSample("semaphore");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(SamplesTest, EventListenerWaitsOneSecondForTheEvent) {
+  RunResult r = RunSample("event");
+  ExpectExitedCleanly(r);
+  EXPECT_EQ(r.out,
+            "Waiting for event\n"
+            "Event processed\n");
+  EXPECT_GE(r.seconds, 0.9);  // the event is set after a 1 s sleep
+}
+
 }  // namespace
