@@ -508,6 +508,347 @@ void BM_Memory_PendingTaskThen(benchmark::State& state) {
 }
 BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
 
+// --- (g) a contended Lock: 100 tasks, 200,000 acquisitions -------------------
+//
+// kLockTasks (100) tasks contend for one lock; each loops kLockRounds
+// (2,000) times: acquire, release, acquire again, so a round is
+// kLockAcquisitions (200,000) acquisitions. All but the first hundred or so
+// wait: release() hands the lock to the first waiter, whose task resumes
+// next. One benchmark iteration is one acquisition, so Time is ns per
+// hand-off. The rows, all in this block (it keeps its own ratios, so it
+// needs nothing from the reporter):
+//
+//   BM_Raw_LockHandoff       libevent: each task is an event; the lock is a
+//                            FIFO of waiting tasks (an intrusive list);
+//                            acquire() of a free lock activates the task's
+//                            event, else queues it; release() activates the
+//                            first waiter's event (event_active: it runs in
+//                            the same libevent pass). Nothing allocated per
+//                            acquisition.
+//   BM_KJ_LockHandoff        KJ: the lock is a FIFO of
+//                            kj::PromiseFulfiller<void>; acquire() returns
+//                            kj::READY_NOW or the promise of a new
+//                            kj::newPromiseAndFulfiller, release() fulfills
+//                            the first. A task is kj::Promise<void>
+//                            loop(n) = acquire().then(release; loop(n - 1)),
+//                            the hundred joined with kj::joinPromises.
+//   BM_Asyncio_LockHandoff   asyncio::Lock; a task is
+//                            repeat(lock.acquire().then(release; CONTINUE or
+//                            STOP)): a waiting acquire() makes its waiter
+//                            (one allocation) and then() its stage (one).
+//   BM_Memory_LockWaiter/N           heap per pending acquire() of an
+//                                    asyncio::Lock (its waiter).
+//   BM_Memory_KJLockWaiter/N         heap per pending acquire() of the KJ
+//                                    lock above (promise, fulfiller, queue
+//                                    slot).
+//   BM_Memory_RawLockWaiter/N        heap per raw-libevent task of the
+//                                    first row (its event and FIFO node),
+//                                    which it allocates once, not per wait.
+//
+// Counters: allocs_per_op; waited_per_acquisition (the share of
+// acquisitions that waited for a hand-off); x_raw_lock and x_kj_lock (this
+// row's ns per acquisition over the latest raw / KJ row's in this process,
+// measured by the rows themselves with std::chrono::steady_clock around the
+// same timed loop); bytes_per_waiter and allocs_per_waiter for the memory
+// rows (live heap while N waiters are pending, divided by N).
+
+constexpr int kLockTasks = 100;
+constexpr int kLockRounds = 2000;
+constexpr std::int64_t kLockAcquisitions =
+    static_cast<std::int64_t>(kLockTasks) * kLockRounds;
+
+// ns per acquisition of the latest raw and KJ rows (0: not run).
+double lock_raw_ns = 0;
+double lock_kj_ns = 0;
+
+// Which row runs (the floors carry no ratio to themselves).
+enum class LockRow { kRaw, kKj, kAsyncio };
+
+// Runs rounds of kLockAcquisitions acquisitions (run_round() runs one to
+// completion and returns how many of them waited) until the benchmark has
+// enough iterations; sets the counters; returns ns per acquisition.
+template <class RunRound>
+double RunLockRounds(benchmark::State& state, LockRow row, RunRound run_round) {
+  std::int64_t waited = 0;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    AllocCounter allocs(state);
+    while (state.KeepRunningBatch(kLockAcquisitions)) waited += run_round();
+  }
+  const double ns =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+          .count() /
+      static_cast<double>(state.iterations());
+  state.counters["waited_per_acquisition"] =
+      static_cast<double>(waited) / static_cast<double>(state.iterations());
+  if (row != LockRow::kRaw && lock_raw_ns > 0) {
+    state.counters["x_raw_lock"] = ns / lock_raw_ns;
+  }
+  if (row == LockRow::kAsyncio && lock_kj_ns > 0) {
+    state.counters["x_kj_lock"] = ns / lock_kj_ns;
+  }
+  state.SetItemsProcessed(state.iterations());
+  return ns;
+}
+
+// The raw-libevent lock: a flag and an intrusive FIFO of waiting tasks.
+struct RawLockTask;
+
+struct RawLock {
+  bool locked = false;
+  RawLockTask* head = nullptr;
+  RawLockTask* tail = nullptr;
+  std::int64_t waited = 0;
+
+  void acquire(RawLockTask* t);
+  void release();
+};
+
+struct RawLockTask {
+  event* ev = nullptr;
+  RawLockTask* next = nullptr;
+  RawLock* lock = nullptr;
+  int left = 0;  // acquisitions still to make
+};
+
+void RawLock::acquire(RawLockTask* t) {
+  if (!locked) {
+    locked = true;
+    event_active(t->ev, EV_TIMEOUT, 0);  // resumes later, as a done future
+    return;
+  }
+  ++waited;
+  t->next = nullptr;
+  if (tail != nullptr) {
+    tail->next = t;
+  } else {
+    head = t;
+  }
+  tail = t;
+}
+
+void RawLock::release() {
+  RawLockTask* t = head;
+  if (t == nullptr) {
+    locked = false;
+    return;
+  }
+  head = t->next;
+  if (head == nullptr) tail = nullptr;
+  event_active(t->ev, EV_TIMEOUT, 0);  // the lock stays locked: handed over
+}
+
+// A task's step: it holds the lock.
+void RawLockTaskCb(evutil_socket_t, short, void* arg) {
+  auto* t = static_cast<RawLockTask*>(arg);
+  t->lock->release();
+  if (--t->left > 0) t->lock->acquire(t);
+}
+
+void BM_Raw_LockHandoff(benchmark::State& state) {
+  event_base* base = event_base_new();
+  RawLock lock;
+  std::vector<RawLockTask> tasks(kLockTasks);
+  for (RawLockTask& t : tasks) {
+    t.ev = event_new(base, -1, 0, &RawLockTaskCb, &t);
+    t.lock = &lock;
+  }
+  bool right = true;
+  lock_raw_ns = RunLockRounds(state, LockRow::kRaw, [&] {
+    lock.waited = 0;
+    for (RawLockTask& t : tasks) {
+      t.left = kLockRounds;
+      lock.acquire(&t);
+    }
+    event_base_dispatch(base);  // returns when no event is active
+    if (lock.locked) right = false;
+    return lock.waited;
+  });
+  if (!right) state.SkipWithError("the lock was left locked");
+  for (RawLockTask& t : tasks) event_free(t.ev);
+  event_base_free(base);
+}
+BENCHMARK(BM_Raw_LockHandoff);
+
+// The KJ lock: a flag and a FIFO (a ring of kLockTasks slots: each task
+// waits at most once at a time) of fulfillers.
+class KjLock {
+ public:
+  KjLock() : ring_(kLockTasks) {}
+
+  kj::Promise<void> acquire() {
+    if (!locked_) {
+      locked_ = true;
+      return kj::READY_NOW;
+    }
+    ++waited_;
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    ring_[(head_ + count_++) % ring_.size()] = kj::mv(paf.fulfiller);
+    return kj::mv(paf.promise);
+  }
+  void release() {
+    if (count_ == 0) {
+      locked_ = false;
+      return;
+    }
+    kj::Own<kj::PromiseFulfiller<void>> first = kj::mv(ring_[head_]);
+    head_ = (head_ + 1) % ring_.size();
+    --count_;
+    first->fulfill();  // the lock stays locked: handed over
+  }
+  std::int64_t take_waited() { return std::exchange(waited_, 0); }
+  bool locked() const { return locked_; }
+
+ private:
+  std::vector<kj::Own<kj::PromiseFulfiller<void>>> ring_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  bool locked_ = false;
+  std::int64_t waited_ = 0;
+};
+
+kj::Promise<void> KjLockLoop(KjLock& lock, int left) {
+  return lock.acquire().then([&lock, left]() -> kj::Promise<void> {
+    lock.release();
+    if (left == 1) return kj::READY_NOW;
+    return KjLockLoop(lock, left - 1);
+  });
+}
+
+void BM_KJ_LockHandoff(benchmark::State& state) {
+  kj::EventLoop loop;
+  kj::WaitScope wait_scope(loop);
+  KjLock lock;
+  lock_kj_ns = RunLockRounds(state, LockRow::kKj, [&] {
+    auto loops = kj::heapArrayBuilder<kj::Promise<void>>(kLockTasks);
+    for (int i = 0; i < kLockTasks; ++i) loops.add(KjLockLoop(lock, kLockRounds));
+    kj::joinPromises(loops.finish()).wait(wait_scope);
+    return lock.take_waited();
+  });
+  if (lock.locked()) state.SkipWithError("the lock was left locked");
+}
+BENCHMARK(BM_KJ_LockHandoff);
+
+void BM_Asyncio_LockHandoff(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  bool right = true;
+  RunLockRounds(state, LockRow::kAsyncio, [&] {
+    std::int64_t waited = 0;
+    asyncio::Lock lock;
+    loop.run_until_complete([&] {
+      std::vector<asyncio::Task<void>> tasks;
+      tasks.reserve(kLockTasks);
+      for (int i = 0; i < kLockTasks; ++i) {
+        tasks.push_back(asyncio::create_task([lock, &waited] {
+          return asyncio::repeat([lock, &waited, left = kLockRounds]() mutable {
+            asyncio::Future<void> acquired = lock.acquire();
+            if (!acquired.done()) ++waited;
+            return acquired.then([lock, &left] {
+              lock.release();
+              return --left == 0 ? asyncio::Repeat::STOP : asyncio::Repeat::CONTINUE;
+            });
+          });
+        }));
+      }
+      return asyncio::gather(tasks).then([](const std::vector<std::monostate>&) {});
+    });
+    if (lock.locked()) right = false;
+    return waited;
+  });
+  if (!right) state.SkipWithError("the lock was left locked");
+}
+BENCHMARK(BM_Asyncio_LockHandoff);
+
+// Heap per waiter: the lock is held, N acquire()s wait; N from state.range(0).
+void SetWaiterCounters(benchmark::State& state, double bytes, double blocks) {
+  const auto n = static_cast<double>(state.range(0));
+  state.counters["bytes_per_waiter"] = bytes / n;
+  state.counters["allocs_per_waiter"] = blocks / n;
+}
+
+void BM_Memory_LockWaiter(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  double bytes = 0;
+  double blocks = 0;
+  for (auto _ : state) {
+    asyncio::EventLoop loop;
+    loop.run_until_complete([&] {
+      asyncio::Lock lock;
+      (void)lock.acquire();  // held; also makes the lock's shared done future
+      std::vector<asyncio::Future<void>> waiting;
+      waiting.reserve(n);
+      {
+        heap::Window window;
+        for (std::size_t i = 0; i < n; ++i) waiting.push_back(lock.acquire());
+        bytes = static_cast<double>(window.bytes());
+        blocks = static_cast<double>(window.blocks());
+      }
+      for (std::size_t i = 0; i <= n; ++i) lock.release();  // hands to each in turn
+    });
+  }
+  SetWaiterCounters(state, bytes, blocks);
+}
+BENCHMARK(BM_Memory_LockWaiter)->Arg(1000)->Iterations(3);
+
+void BM_Memory_KJLockWaiter(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  if (n > static_cast<std::size_t>(kLockTasks)) {
+    state.SkipWithError("the KJ lock's ring holds kLockTasks waiters");
+    return;
+  }
+  double bytes = 0;
+  double blocks = 0;
+  for (auto _ : state) {
+    kj::EventLoop loop;
+    kj::WaitScope wait_scope(loop);
+    KjLock lock;
+    (void)lock.acquire();
+    auto waiting = kj::heapArrayBuilder<kj::Promise<void>>(n);
+    {
+      heap::Window window;
+      for (std::size_t i = 0; i < n; ++i) waiting.add(lock.acquire());
+      bytes = static_cast<double>(window.bytes());
+      blocks = static_cast<double>(window.blocks());
+    }
+    for (std::size_t i = 0; i <= n; ++i) lock.release();
+    kj::joinPromises(waiting.finish()).wait(wait_scope);
+  }
+  SetWaiterCounters(state, bytes, blocks);
+}
+BENCHMARK(BM_Memory_KJLockWaiter)->Arg(100)->Iterations(3);
+
+void BM_Memory_RawLockWaiter(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  double bytes = 0;
+  double blocks = 0;
+  for (auto _ : state) {
+    event_base* base = event_base_new();
+    RawLock lock;
+    lock.locked = true;
+    std::vector<RawLockTask*> tasks;
+    tasks.reserve(n);
+    {
+      heap::Window window;
+      for (std::size_t i = 0; i < n; ++i) {
+        auto* t = new RawLockTask;
+        t->ev = event_new(base, -1, 0, &RawLockTaskCb, t);
+        t->lock = &lock;
+        lock.acquire(t);
+        tasks.push_back(t);
+      }
+      bytes = static_cast<double>(window.bytes());
+      blocks = static_cast<double>(window.blocks());
+    }
+    for (RawLockTask* t : tasks) {
+      event_free(t->ev);
+      delete t;
+    }
+    event_base_free(base);
+  }
+  SetWaiterCounters(state, bytes, blocks);
+}
+BENCHMARK(BM_Memory_RawLockWaiter)->Arg(1000)->Iterations(3);
+
 }  // namespace
 
 // Ratios to the raw-libevent floors (a row may have several), x_raw_event
