@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -27,9 +29,10 @@ std::string SamplePath(const std::string& name) {
   return root + "/samples/" + name;
 }
 
-RunResult RunSample(const std::string& name) {
+// Runs the sample `name` with the command-line arguments `args`.
+RunResult RunSample(const std::string& name, const std::string& args = "") {
   RunResult r;
-  const std::string command = "'" + SamplePath(name) + "'";
+  const std::string command = "'" + SamplePath(name) + "' " + args;
   const auto start = std::chrono::steady_clock::now();
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) {
@@ -192,6 +195,61 @@ TEST(SamplesTest, EventListenerWaitsOneSecondForTheEvent) {
             "Waiting for event\n"
             "Event processed\n");
   EXPECT_GE(r.seconds, 0.9);  // the event is set after a 1 s sleep
+}
+
+// The workers' sleeps are random: run with a fixed seed, check the shape of
+// every line, and that the three workers took less time in parallel than
+// the sleeps add up to.
+TEST(SamplesTest, QueueWorkersSleepInParallel) {
+  RunResult r = RunSample("queue", "--seed=7");
+  ExpectExitedCleanly(r);
+  std::vector<std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 23u) << r.out;
+  const std::regex worker_line(
+      R"(worker-[012] has slept for ([0-9]+\.[0-9]{2}) seconds)");
+  double sum = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(lines[i], m, worker_line)) << lines[i];
+    const double slept = std::stod(m[1]);
+    EXPECT_GE(slept, 0.05);
+    EXPECT_LE(slept, 1.0);
+    sum += slept;
+  }
+  EXPECT_EQ(lines[20], "====");
+  std::smatch parallel, total;
+  ASSERT_TRUE(std::regex_match(
+      lines[21], parallel,
+      std::regex(R"(3 workers slept in parallel for ([0-9]+\.[0-9]{2}) seconds)")))
+      << lines[21];
+  ASSERT_TRUE(std::regex_match(
+      lines[22], total,
+      std::regex(R"(total expected sleep time: ([0-9]+\.[0-9]{2}) seconds)")))
+      << lines[22];
+  const double parallel_s = std::stod(parallel[1]);
+  const double total_s = std::stod(total[1]);
+  EXPECT_LT(parallel_s, total_s);
+  EXPECT_NEAR(sum, total_s, 20 * 0.005 + 0.005);  // each line rounds
+  // Sleeps never end early and three workers share them: the parallel time
+  // is at least a third of the total.
+  EXPECT_GE(parallel_s, total_s / 3 - 0.01);
+  // The same seed gives the same sleeps.
+  RunResult again = RunSample("queue", "--seed=7");
+  ExpectExitedCleanly(again);
+  std::istringstream in2(again.out);
+  std::vector<std::string> lines2;
+  for (std::string line; std::getline(in2, line);) lines2.push_back(line);
+  ASSERT_EQ(lines2.size(), 23u);
+  EXPECT_EQ(lines2[22], lines[22]);
+}
+
+TEST(SamplesTest, QueueRejectsABadSeed) {
+  RunResult r = RunSample("queue", "--seed=x 2>/dev/null");
+  ASSERT_TRUE(WIFEXITED(r.status));
+  EXPECT_EQ(WEXITSTATUS(r.status), 2);
+  EXPECT_EQ(r.out, "");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "asyncio/gather.h"      // IWYU pragma: export
 #include "asyncio/locks.h"       // IWYU pragma: export
 #include "asyncio/outcome.h"     // IWYU pragma: export
+#include "asyncio/queues.h"      // IWYU pragma: export
 #include "asyncio/repeat.h"      // IWYU pragma: export
 #include "asyncio/run.h"         // IWYU pragma: export
 #include "asyncio/shield.h"      // IWYU pragma: export

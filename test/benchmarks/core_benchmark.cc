@@ -85,6 +85,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <memory>
+#include <new>
 #include <ostream>
 #include <vector>
 
@@ -551,6 +557,306 @@ BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
 // measured by the rows themselves with std::chrono::steady_clock around the
 // same timed loop); bytes_per_waiter and allocs_per_waiter for the memory
 // rows (live heap while N waiters are pending, divided by N).
+// --- (g) Queue: integers from a producer task to a consumer task ------------
+//
+// One benchmark iteration is one integer carried from a producer to a
+// consumer through a queue of capacity kQueueCapacity (128), in chunks of
+// kQueueChunk (1,000,000) integers per run (run_until_complete, KJ's
+// wait(), event_base_dispatch), every chunk timed. The rows:
+//
+//   BM_Raw_QueuePipe       libevent: a ring buffer of 128 longs and two
+//                          events. Each callback moves one item and
+//                          re-activates its own event (event_active) while
+//                          it can go on; a producer that finds the ring
+//                          full (a consumer that finds it empty) stops, and
+//                          the other side's next move activates it again.
+//                          One item = one callback on each side.
+//   BM_KJ_QueuePipe        KJ: the same queue over kj::Promise: put() is
+//                          kj::READY_NOW when there is room (or a getter
+//                          waits: it is fulfilled), else a promise from
+//                          kj::newPromiseAndFulfiller that get() fulfils;
+//                          get() likewise. Producer and consumer are
+//                          recursive then() chains (the consumer's
+//                          eagerlyEvaluate()d).
+//   BM_Asyncio_QueuePipe   asyncio::Queue<long>(128) between a producer
+//                          task, repeat() of put(i).then(c), and a consumer
+//                          task, repeat() of get().then(c'). Target:
+//                          <= 150 ns per item. x_raw_queue and x_kj_queue
+//                          are the ratios to the two rows above.
+//   BM_Asyncio_QueuePipeNested
+//                          the same as two recursive chains (gather of
+//                          produce(0) and consume(0)): step i returns
+//                          put(i).then([] { return produce(i + 1); }), and
+//                          get().then(...) likewise.
+//   BM_Memory_QueueGetter/N, BM_Memory_QueuePutter/N
+//                          heap per waiting get() (on an empty queue) and
+//                          per waiting put() of a long (on a full queue):
+//                          N futures kept pending; bytes_per_waiter.
+
+constexpr std::size_t kQueueCapacity = 128;
+constexpr std::int64_t kQueueChunk = 1000000;
+
+// Runs state.max_iterations items in chunks of at most kQueueChunk:
+// run_chunk(n) carries n integers 0..n-1 and returns their sum.
+template <class RunChunk>
+void RunQueueChunks(benchmark::State& state, RunChunk run_chunk) {
+  std::int64_t items = 0;
+  bool right = true;
+  {
+    AllocCounter allocs(state);
+    for (;;) {
+      const std::int64_t n = std::max<std::int64_t>(
+          1, std::min<std::int64_t>(kQueueChunk, state.max_iterations - items));
+      if (!state.KeepRunningBatch(n)) break;
+      if (run_chunk(static_cast<long>(n)) != static_cast<long>(n * (n - 1) / 2))
+        right = false;
+      items += n;
+    }
+  }
+  if (!right) state.SkipWithError("the consumer's sum is wrong");
+  state.SetItemsProcessed(state.iterations());
+}
+
+struct RawPipe {
+  long ring[kQueueCapacity];
+  std::size_t head = 0;
+  std::size_t count = 0;
+  long n = 0;     // integers in this chunk
+  long next = 0;  // the producer's next integer
+  long received = 0;
+  long sum = 0;
+  bool producer_stopped = false;
+  bool consumer_stopped = false;
+  event* producer = nullptr;
+  event* consumer = nullptr;
+};
+
+void RawProducerCb(evutil_socket_t, short, void* arg) {
+  auto* p = static_cast<RawPipe*>(arg);
+  if (p->count == kQueueCapacity) {
+    p->producer_stopped = true;  // the consumer's next take wakes it
+    return;
+  }
+  p->ring[(p->head + p->count) % kQueueCapacity] = p->next++;
+  ++p->count;
+  if (p->consumer_stopped) {
+    p->consumer_stopped = false;
+    event_active(p->consumer, EV_TIMEOUT, 0);
+  }
+  if (p->next < p->n) event_active(p->producer, EV_TIMEOUT, 0);
+}
+
+void RawConsumerCb(evutil_socket_t, short, void* arg) {
+  auto* p = static_cast<RawPipe*>(arg);
+  if (p->count == 0) {
+    p->consumer_stopped = true;  // the producer's next put wakes it
+    return;
+  }
+  p->sum += p->ring[p->head];
+  p->head = (p->head + 1) % kQueueCapacity;
+  --p->count;
+  ++p->received;
+  if (p->producer_stopped) {
+    p->producer_stopped = false;
+    event_active(p->producer, EV_TIMEOUT, 0);
+  }
+  if (p->received < p->n) event_active(p->consumer, EV_TIMEOUT, 0);
+}
+
+void BM_Raw_QueuePipe(benchmark::State& state) {
+  event_base* base = event_base_new();
+  RawPipe p;
+  p.producer = event_new(base, -1, 0, &RawProducerCb, &p);
+  p.consumer = event_new(base, -1, 0, &RawConsumerCb, &p);
+  RunQueueChunks(state, [&](long n) {
+    p.n = n;
+    p.next = p.received = p.sum = 0;
+    p.head = p.count = 0;
+    p.producer_stopped = p.consumer_stopped = false;
+    event_active(p.producer, EV_TIMEOUT, 0);
+    event_active(p.consumer, EV_TIMEOUT, 0);
+    event_base_dispatch(base);  // returns when neither event is active
+    return p.received == n ? p.sum : -1;
+  });
+  event_free(p.producer);
+  event_free(p.consumer);
+  event_base_free(base);
+}
+BENCHMARK(BM_Raw_QueuePipe);
+
+// A bounded queue of longs over kj::Promise, with at most one waiting
+// putter and one waiting getter (one producer, one consumer).
+class KjQueue {
+ public:
+  kj::Promise<void> put(long v) {
+    KJ_IF_MAYBE(getter, getter_) {
+      kj::Own<kj::PromiseFulfiller<long>> g = kj::mv(*getter);
+      getter_ = nullptr;
+      g->fulfill(kj::mv(v));
+      return kj::READY_NOW;
+    }
+    if (items_.size() < kQueueCapacity) {
+      items_.push_back(v);
+      return kj::READY_NOW;
+    }
+    auto paf = kj::newPromiseAndFulfiller<void>();
+    putter_ = kj::mv(paf.fulfiller);
+    putter_item_ = v;
+    return kj::mv(paf.promise);
+  }
+  kj::Promise<long> get() {
+    if (!items_.empty()) {
+      long v = items_.front();
+      items_.pop_front();
+      KJ_IF_MAYBE(putter, putter_) {
+        kj::Own<kj::PromiseFulfiller<void>> p = kj::mv(*putter);
+        putter_ = nullptr;
+        items_.push_back(putter_item_);
+        p->fulfill();
+      }
+      return v;
+    }
+    auto paf = kj::newPromiseAndFulfiller<long>();
+    getter_ = kj::mv(paf.fulfiller);
+    return kj::mv(paf.promise);
+  }
+
+ private:
+  std::deque<long> items_;
+  kj::Maybe<kj::Own<kj::PromiseFulfiller<long>>> getter_;
+  kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> putter_;
+  long putter_item_ = 0;
+};
+
+kj::Promise<void> KjProduce(KjQueue& q, long i, long n) {
+  if (i == n) return kj::READY_NOW;
+  return q.put(i).then([&q, i, n] { return KjProduce(q, i + 1, n); });
+}
+
+kj::Promise<void> KjConsume(KjQueue& q, long i, long n, long* sum) {
+  if (i == n) return kj::READY_NOW;
+  return q.get().then([&q, i, n, sum](long v) {
+    *sum += v;
+    return KjConsume(q, i + 1, n, sum);
+  });
+}
+
+void BM_KJ_QueuePipe(benchmark::State& state) {
+  kj::EventLoop loop;
+  kj::WaitScope wait_scope(loop);
+  RunQueueChunks(state, [&](long n) {
+    KjQueue q;
+    long sum = 0;
+    kj::Promise<void> consumer = KjConsume(q, 0, n, &sum).eagerlyEvaluate(nullptr);
+    KjProduce(q, 0, n).wait(wait_scope);
+    consumer.wait(wait_scope);
+    return sum;
+  });
+}
+BENCHMARK(BM_KJ_QueuePipe);
+
+void BM_Asyncio_QueuePipe(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  RunQueueChunks(state, [&loop](long n) {
+    asyncio::Queue<long> q(kQueueCapacity);
+    long next = 0;
+    long received = 0;
+    long sum = 0;
+    loop.run_until_complete([&] {
+      asyncio::Task<void> producer = asyncio::create_task([&] {
+        return asyncio::repeat([&] {
+          return q.put(next).then([&] {
+            return ++next == n ? asyncio::Repeat::STOP
+                               : asyncio::Repeat::CONTINUE;
+          });
+        });
+      });
+      asyncio::Task<void> consumer = asyncio::create_task([&] {
+        return asyncio::repeat([&] {
+          return q.get().then([&](long v) {
+            sum += v;
+            return ++received == n ? asyncio::Repeat::STOP
+                                   : asyncio::Repeat::CONTINUE;
+          });
+        });
+      });
+      return asyncio::gather(producer, consumer);
+    });
+    return received == n ? sum : -1;
+  });
+}
+BENCHMARK(BM_Asyncio_QueuePipe);
+
+// The same as recursive chains: each step's continuation returns the next
+// step's future (a tail call: constant memory, see BM_Asyncio_Sequential*).
+asyncio::Future<void> QueueProduce(const asyncio::Queue<long>* q, long i, long n) {
+  if (i == n) return asyncio::make_ready_future();
+  return q->put(i).then([q, i, n] { return QueueProduce(q, i + 1, n); });
+}
+
+asyncio::Future<void> QueueConsume(const asyncio::Queue<long>* q, long i, long n,
+                                   long* sum) {
+  if (i == n) return asyncio::make_ready_future();
+  return q->get().then([q, i, n, sum](long v) {
+    *sum += v;
+    return QueueConsume(q, i + 1, n, sum);
+  });
+}
+
+void BM_Asyncio_QueuePipeNested(benchmark::State& state) {
+  asyncio::EventLoop loop;
+  RunQueueChunks(state, [&loop](long n) {
+    asyncio::Queue<long> q(kQueueCapacity);
+    long sum = 0;
+    loop.run_until_complete([&] {
+      return asyncio::gather([&] { return QueueProduce(&q, 0, n); },
+                             [&] { return QueueConsume(&q, 0, n, &sum); });
+    });
+    return sum;
+  });
+}
+BENCHMARK(BM_Asyncio_QueuePipeNested);
+
+// Heap per waiting operation: `start(q)` is called state.range(0) times
+// inside a loop callback (a running loop binds the queue) and its futures
+// are kept pending.
+template <class Start>
+void MeasureQueueWaiters(benchmark::State& state, long prefill, Start start) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  double bytes = 0;
+  double blocks = 0;
+  bool pending = true;
+  for (auto _ : state) {
+    asyncio::EventLoop loop;
+    asyncio::Queue<long> q(prefill > 0 ? static_cast<std::size_t>(prefill) : 0);
+    for (long i = 0; i < prefill; ++i) q.put_nowait(i);
+    std::vector<decltype(start(q))> waiters;
+    waiters.reserve(n);
+    loop.call_soon([&] {
+      (void)q.join();  // binds the queue to the loop
+      heap::Window window;
+      for (std::size_t i = 0; i < n; ++i) waiters.push_back(start(q));
+      bytes = static_cast<double>(window.bytes());
+      blocks = static_cast<double>(window.blocks());
+    });
+    RunOnce(loop);
+    for (const auto& w : waiters) pending = pending && !w.done();
+  }  // the futures die, then the queue (it unlinks them), then the loop
+  if (!pending) state.SkipWithError("the waiters are not all pending");
+  state.counters["bytes_per_waiter"] = bytes / static_cast<double>(n);
+  state.counters["allocs_per_waiter"] = blocks / static_cast<double>(n);
+}
+
+void BM_Memory_QueueGetter(benchmark::State& state) {
+  MeasureQueueWaiters(state, 0, [](const asyncio::Queue<long>& q) { return q.get(); });
+}
+BENCHMARK(BM_Memory_QueueGetter)->Arg(1000)->Iterations(3);
+
+void BM_Memory_QueuePutter(benchmark::State& state) {
+  MeasureQueueWaiters(state, 1, [](const asyncio::Queue<long>& q) { return q.put(7); });
+}
+BENCHMARK(BM_Memory_QueuePutter)->Arg(1000)->Iterations(3);
+
 
 constexpr int kLockTasks = 100;
 constexpr int kLockRounds = 2000;
@@ -869,6 +1175,11 @@ int main(int argc, char** argv) {
       {"BM_Asyncio_SequentialNested", "BM_KJ_EvalLaterChain", "x_kj"},
       {"BM_Asyncio_SequentialRepeat", "BM_Raw_CallbackStep", "x_raw_step"},
       {"BM_Asyncio_SequentialRepeat", "BM_KJ_EvalLaterChain", "x_kj"},
+      {"BM_KJ_QueuePipe", "BM_Raw_QueuePipe", "x_raw_queue"},
+      {"BM_Asyncio_QueuePipe", "BM_Raw_QueuePipe", "x_raw_queue"},
+      {"BM_Asyncio_QueuePipe", "BM_KJ_QueuePipe", "x_kj_queue"},
+      {"BM_Asyncio_QueuePipeNested", "BM_Raw_QueuePipe", "x_raw_queue"},
+      {"BM_Asyncio_QueuePipeNested", "BM_KJ_QueuePipe", "x_kj_queue"},
   };
   const std::vector<bench::CounterFloor> counter_floors = {
       {"BM_Memory_PendingTask", "bytes_per_task", "BM_Memory_RawEvent",

@@ -186,6 +186,14 @@ class Waiter final : public FutureState<T>, public WaiterBase {
   U& handed_value() {
     return this->value_mut();
   }
+  // Moves the handed-over value out to pass it on (waiter_dropped); later
+  // reads of this future then get InvalidStateError, not a moved-from
+  // value. Precondition: the state holds its value (!value_taken()).
+  template <class U = T>
+  U take_handed_value() {
+    this->flags_ |= FutureStateBase::kValueTaken;
+    return std::move(this->value_mut());
+  }
 
  protected:
   ~Waiter() override { owner_->unref(); }
