@@ -694,20 +694,37 @@ TYPED_TEST(QueuesTest, ItemHandedOverBeforeShutdownImmediateIsTheGetters) {
 
 // --- Lifetime ----------------------------------------------------------------
 
-// The tasks wait on the queue's waiters when the last handle goes; closing
+// The tasks wait on the queue's waiters when the test's handles go; closing
 // the loop cancels them. AddressSanitizer checks that nothing leaks.
+//  * The first queues' last handles go with the test's: the waiters are
+//    unlinked then, and die when the loop cancels their tasks.
+//  * The continuations of the tasks on the second queues hold handles
+//    (as a worker's loop does): the queues live until the loop closes and
+//    cancels the tasks, which unlinks the waiters and frees the queues.
 TYPED_TEST(QueuesTest, QueueDroppedWithWaitingTasksWhenTheLoopCloses) {
   using T = ItemOf<TypeParam>;
   Log log;
   {
     TypeParam empty_q;
     TypeParam full_q(1);
+    TypeParam held_empty;
+    TypeParam held_full(1);
     this->Run([&] {
       full_q.put_nowait(Item<T>(1));
+      held_full.put_nowait(Item<T>(1));
       for (int i = 0; i < 3; ++i) {
         (void)Getter(empty_q, &log, "g");
         (void)Putter(full_q, &log, "p", 2);
         (void)Joiner(full_q, &log, "j");
+        (void)asyncio::create_task([held_empty] {
+          return held_empty.get().then([held_empty](T) {});
+        });
+        (void)asyncio::create_task([held_full] {
+          return held_full.put(Item<T>(2)).then([held_full] {});
+        });
+        (void)asyncio::create_task([held_full] {
+          return held_full.join().then([held_full] {});
+        });
       }
     });
   }
