@@ -514,49 +514,6 @@ void BM_Memory_PendingTaskThen(benchmark::State& state) {
 }
 BENCHMARK(BM_Memory_PendingTaskThen)->Arg(1000)->Iterations(3);
 
-// --- (g) a contended Lock: 100 tasks, 200,000 acquisitions -------------------
-//
-// kLockTasks (100) tasks contend for one lock; each loops kLockRounds
-// (2,000) times: acquire, release, acquire again, so a round is
-// kLockAcquisitions (200,000) acquisitions. All but the first hundred or so
-// wait: release() hands the lock to the first waiter, whose task resumes
-// next. One benchmark iteration is one acquisition, so Time is ns per
-// hand-off. The rows, all in this block (it keeps its own ratios, so it
-// needs nothing from the reporter):
-//
-//   BM_Raw_LockHandoff       libevent: each task is an event; the lock is a
-//                            FIFO of waiting tasks (an intrusive list);
-//                            acquire() of a free lock activates the task's
-//                            event, else queues it; release() activates the
-//                            first waiter's event (event_active: it runs in
-//                            the same libevent pass). Nothing allocated per
-//                            acquisition.
-//   BM_KJ_LockHandoff        KJ: the lock is a FIFO of
-//                            kj::PromiseFulfiller<void>; acquire() returns
-//                            kj::READY_NOW or the promise of a new
-//                            kj::newPromiseAndFulfiller, release() fulfills
-//                            the first. A task is kj::Promise<void>
-//                            loop(n) = acquire().then(release; loop(n - 1)),
-//                            the hundred joined with kj::joinPromises.
-//   BM_Asyncio_LockHandoff   asyncio::Lock; a task is
-//                            repeat(lock.acquire().then(release; CONTINUE or
-//                            STOP)): a waiting acquire() makes its waiter
-//                            (one allocation) and then() its stage (one).
-//   BM_Memory_LockWaiter/N           heap per pending acquire() of an
-//                                    asyncio::Lock (its waiter).
-//   BM_Memory_KJLockWaiter/N         heap per pending acquire() of the KJ
-//                                    lock above (promise, fulfiller, queue
-//                                    slot).
-//   BM_Memory_RawLockWaiter/N        heap per raw-libevent task of the
-//                                    first row (its event and FIFO node),
-//                                    which it allocates once, not per wait.
-//
-// Counters: allocs_per_op; waited_per_acquisition (the share of
-// acquisitions that waited for a hand-off); x_raw_lock and x_kj_lock (this
-// row's ns per acquisition over the latest raw / KJ row's in this process,
-// measured by the rows themselves with std::chrono::steady_clock around the
-// same timed loop); bytes_per_waiter and allocs_per_waiter for the memory
-// rows (live heap while N waiters are pending, divided by N).
 // --- (g) Queue: integers from a producer task to a consumer task ------------
 //
 // One benchmark iteration is one integer carried from a producer to a
@@ -857,6 +814,49 @@ void BM_Memory_QueuePutter(benchmark::State& state) {
 }
 BENCHMARK(BM_Memory_QueuePutter)->Arg(1000)->Iterations(3);
 
+// --- (h) a contended Lock: 100 tasks, 200,000 acquisitions -------------------
+//
+// kLockTasks (100) tasks contend for one lock; each loops kLockRounds
+// (2,000) times: acquire, release, acquire again, so a round is
+// kLockAcquisitions (200,000) acquisitions. All but the first hundred or so
+// wait: release() hands the lock to the first waiter, whose task resumes
+// next. One benchmark iteration is one acquisition, so Time is ns per
+// hand-off. The rows, all in this block (it keeps its own ratios, so it
+// needs nothing from the reporter):
+//
+//   BM_Raw_LockHandoff       libevent: each task is an event; the lock is a
+//                            FIFO of waiting tasks (an intrusive list);
+//                            acquire() of a free lock activates the task's
+//                            event, else queues it; release() activates the
+//                            first waiter's event (event_active: it runs in
+//                            the same libevent pass). Nothing allocated per
+//                            acquisition.
+//   BM_KJ_LockHandoff        KJ: the lock is a FIFO of
+//                            kj::PromiseFulfiller<void>; acquire() returns
+//                            kj::READY_NOW or the promise of a new
+//                            kj::newPromiseAndFulfiller, release() fulfills
+//                            the first. A task is kj::Promise<void>
+//                            loop(n) = acquire().then(release; loop(n - 1)),
+//                            the hundred joined with kj::joinPromises.
+//   BM_Asyncio_LockHandoff   asyncio::Lock; a task is
+//                            repeat(lock.acquire().then(release; CONTINUE or
+//                            STOP)): a waiting acquire() makes its waiter
+//                            (one allocation) and then() its stage (one).
+//   BM_Memory_LockWaiter/N           heap per pending acquire() of an
+//                                    asyncio::Lock (its waiter).
+//   BM_Memory_KJLockWaiter/N         heap per pending acquire() of the KJ
+//                                    lock above (promise, fulfiller, queue
+//                                    slot).
+//   BM_Memory_RawLockWaiter/N        heap per raw-libevent task of the
+//                                    first row (its event and FIFO node),
+//                                    which it allocates once, not per wait.
+//
+// Counters: allocs_per_op; waited_per_acquisition (the share of
+// acquisitions that waited for a hand-off); x_raw_lock and x_kj_lock (this
+// row's ns per acquisition over the latest raw / KJ row's in this process,
+// measured by the rows themselves with std::chrono::steady_clock around the
+// same timed loop); bytes_per_waiter and allocs_per_waiter for the memory
+// rows (live heap while N waiters are pending, divided by N).
 
 constexpr int kLockTasks = 100;
 constexpr int kLockRounds = 2000;
