@@ -51,8 +51,18 @@ void QueueCoreBase::fail_all(WaiterList& list, const std::exception_ptr& e) {
   }
 }
 
-void QueueCoreBase::forget_all(WaiterList& list) {
-  while (WaiterBase* w = list.pop_front()) w->state()->release();
+void QueueCoreBase::cancel_all(WaiterList& list, const std::exception_ptr& e) {
+  // A linked waiter is pending; its cancel hook unlinks it.
+  while (WaiterBase* w = list.front()) w->state()->cancel_with(e);
+}
+
+std::exception_ptr QueueCoreBase::dropped_error() {
+  return std::make_exception_ptr(
+      CancelledError("Queue dropped while tasks waited on it"));
+}
+
+void QueueCoreBase::orphaned() noexcept {
+  if (!joiners_.empty()) cancel_all(joiners_, dropped_error());
 }
 
 void QueueCoreBase::joiner_cancelled(WaiterBase* w) {

@@ -5,7 +5,7 @@
 // their errors, waiting, FIFO fairness of getters and putters with three
 // waiters, hand-off without barging, a waiter cancelled while it waits, a
 // waiter woken and cancelled before its task resumed (getter, putter,
-// joiner), task_done/join, shutdown (3.13) and queues dropped with waiters.
+// joiner), task_done/join, shutdown (3.13), queues dropped with waiters.
 // QueueTest, LifoQueueTest and PriorityQueueTest test the orders. Every
 // test runs on the virtual clock, and its loop's exception handler must
 // report nothing (no exception "never retrieved").
@@ -39,6 +39,7 @@ using asyncio::Repeat;
 using asyncio::RuntimeError;
 using asyncio::Task;
 using asyncio::ValueError;
+using asyncio_test::CancelMessage;
 using asyncio_test::VirtualClock;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
@@ -694,28 +695,45 @@ TYPED_TEST(QueuesTest, ItemHandedOverBeforeShutdownImmediateIsTheGetters) {
 
 // --- Lifetime ----------------------------------------------------------------
 
-// The tasks wait on the queue's waiters when the test's handles go; closing
-// the loop cancels them. AddressSanitizer checks that nothing leaks.
-//  * The first queues' last handles go with the test's: the waiters are
-//    unlinked then, and die when the loop cancels their tasks.
-//  * The continuations of the tasks on the second queues hold handles
-//    (as a worker's loop does): the queues live until the loop closes and
-//    cancels the tasks, which unlinks the waiters and frees the queues.
-TYPED_TEST(QueuesTest, QueueDroppedWithWaitingTasksWhenTheLoopCloses) {
+// Dropping the last handle cancels the operations still waiting: the
+// tasks awaiting them end cancelled, a waiting put's item is dropped.
+TYPED_TEST(QueuesTest, DroppingTheLastHandleCancelsTheWaitingOperations) {
   using T = ItemOf<TypeParam>;
   Log log;
+  std::vector<Task<void>> tasks;
   {
     TypeParam empty_q;
     TypeParam full_q(1);
+    this->Run([&] {
+      full_q.put_nowait(Item<T>(1));
+      for (int i = 0; i < 3; ++i) {
+        tasks.push_back(Getter(empty_q, &log, "g"));
+        tasks.push_back(Putter(full_q, &log, "p", 2));
+        tasks.push_back(Joiner(full_q, &log, "j"));
+      }
+    });
+    for (const Task<void>& t : tasks) EXPECT_FALSE(t.done());
+  }  // the last handles go (the tasks' bodies held copies until they ran)
+  this->Run([] {});
+  EXPECT_THAT(log, IsEmpty());
+  for (const Task<void>& t : tasks) {
+    ASSERT_TRUE(t.cancelled());
+    EXPECT_EQ(CancelMessage(t), "Queue dropped while tasks waited on it");
+  }
+}
+
+// The continuations of the waiting tasks hold handles (as a worker's loop
+// does): the queues live until the loop closes and cancels the tasks, which
+// unlinks their waiters and frees the queues. AddressSanitizer checks that
+// nothing leaks.
+TYPED_TEST(QueuesTest, QueueHeldByWaitingTasksWhenTheLoopCloses) {
+  using T = ItemOf<TypeParam>;
+  {
     TypeParam held_empty;
     TypeParam held_full(1);
     this->Run([&] {
-      full_q.put_nowait(Item<T>(1));
       held_full.put_nowait(Item<T>(1));
       for (int i = 0; i < 3; ++i) {
-        (void)Getter(empty_q, &log, "g");
-        (void)Putter(full_q, &log, "p", 2);
-        (void)Joiner(full_q, &log, "j");
         (void)asyncio::create_task([held_empty] {
           return held_empty.get().then([held_empty](T) {});
         });
@@ -728,35 +746,32 @@ TYPED_TEST(QueuesTest, QueueDroppedWithWaitingTasksWhenTheLoopCloses) {
       }
     });
   }
-  EXPECT_THAT(log, IsEmpty());
   // TearDown closes the loop.
 }
 
-// Waiters nobody awaits and whose futures were dropped: the last handle
-// unlinks them, so they die.
-TYPED_TEST(QueuesTest, QueueDroppedWithUnawaitedWaiters) {
+// Operations nobody awaits, whose futures may be dropped: the last handle
+// cancels them (which also frees them: no waiter <-> queue cycle is left).
+TYPED_TEST(QueuesTest, DroppingTheLastHandleCancelsUnawaitedOperations) {
   using T = ItemOf<TypeParam>;
   this->Run([] {
-    TypeParam getters;
-    TypeParam putters(1);
-    putters.put_nowait(Item<T>(1));
-    (void)getters.get();
-    (void)getters.get();
-    (void)putters.put(Item<T>(2));
-    (void)putters.join();
-  });
-  this->Run([] {
     Future<T> kept_get;
+    Future<void> kept_put;
     Future<void> kept_join;
     {
-      TypeParam q;
-      kept_get = q.get();
-      TypeParam other;
-      other.put_nowait(Item<T>(1));
-      kept_join = TypeParam(other).join();
-    }  // the last handles go: the waiters are unlinked and stay pending
-    EXPECT_FALSE(kept_get.done());
-    EXPECT_FALSE(kept_join.done());
+      TypeParam getters;
+      TypeParam putters(1);
+      putters.put_nowait(Item<T>(1));
+      (void)getters.get();
+      (void)putters.put(Item<T>(2));
+      (void)putters.join();
+      kept_get = getters.get();
+      kept_put = TypeParam(putters).put(Item<T>(3));
+      kept_join = putters.join();
+      EXPECT_FALSE(kept_get.done());
+    }
+    EXPECT_TRUE(kept_get.cancelled());
+    EXPECT_TRUE(kept_put.cancelled());
+    EXPECT_TRUE(kept_join.cancelled());
   });
 }
 

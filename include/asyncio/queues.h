@@ -70,12 +70,15 @@
 //  * The queue binds its loop at the first put(), get() or join(), even
 //    one that need not wait (CPython binds when a call has to wait).
 //  * maxsize is a std::size_t: 0 means unbounded (Python: <= 0).
-//  * When the last handle goes, the waiters it still had stay pending
-//    (nobody can complete them), as in CPython when nothing refers to the
-//    queue; a task awaiting one is cancelled when its loop closes.
+//  * Dropping the last handle to a queue cancels the operations still
+//    waiting on it (CancelledError "Queue dropped while tasks waited on
+//    it"; a waiting put's item is dropped): nothing could complete them
+//    any more. CPython leaves them pending. The synchronisation primitives
+//    (locks.h) do the same. A queue with waiting operations must not
+//    outlive its loop.
 //
 // Thread affinity: loop thread only. A queue must not be used after its
-// loop is closed (it may be destroyed after).
+// loop is closed; one with waiting operations must not outlive its loop.
 //
 // Ownership: the queue owns its items; a waiting put's future state owns
 // that put's item until it is inserted (or dropped, when the put is

@@ -43,11 +43,11 @@
 // Ownership. Each public handle holds one reference and counts as one
 // handle; each waiter holds one reference (WaiterOwner), and the lists
 // hold one reference to each linked waiter. When the last handle goes,
-// nobody can put, get or call task_done() any more: the core unlinks its
-// waiters without completing them (forget_waiters), which breaks the
-// waiter <-> core cycle; the waiters stay pending and die with the last
-// handle to their futures (a task awaiting one is cancelled when its loop
-// closes).
+// nobody can put, get or call task_done() any more: the core cancels the
+// operations still waiting (orphaned), as the synchronisation primitives
+// do (internal/lock_cores.h). That also breaks the cycle core -> linked
+// waiter -> core, which would otherwise keep both alive when a waiter's
+// future is not awaited by a task.
 #ifndef ASYNCIO_INTERNAL_QUEUE_CORE_H_
 #define ASYNCIO_INTERNAL_QUEUE_CORE_H_
 
@@ -171,7 +171,7 @@ class QueueCoreBase : public WaiterOwner {
     ref();
   }
   void drop_handle() noexcept {
-    if (--handles_ == 0) forget_waiters();
+    if (--handles_ == 0) orphaned();
     unref();
   }
 
@@ -189,14 +189,17 @@ class QueueCoreBase : public WaiterOwner {
   void enter_shutdown(bool immediate) noexcept;
   // Fails every waiter of `list` with `e`, in FIFO order.
   static void fail_all(WaiterList& list, const std::exception_ptr& e);
-  // Unlinks every waiter of `list` without completing it.
-  static void forget_all(WaiterList& list);
+  // Cancels every waiter of `list` with `e`, in FIFO order; each unlinks
+  // itself through waiter_cancelled.
+  static void cancel_all(WaiterList& list, const std::exception_ptr& e);
+  // The CancelledError of the operations a dropped queue cancels.
+  static std::exception_ptr dropped_error();
   // Unlinks the joiner `w` (cancelled while it waited) and drops the
   // list's reference.
   void joiner_cancelled(WaiterBase* w);
-  // The last handle is gone: unlink every waiter (the subclass adds its
+  // The last handle is gone: cancel every waiter (the subclass adds its
   // getters and putters).
-  virtual void forget_waiters() { forget_all(joiners_); }
+  virtual void orphaned() noexcept;
   // A new QueueShutDown for failing futures.
   static std::exception_ptr shut_down_error();
 
@@ -349,10 +352,15 @@ class QueueCore final : public QueueCoreBase {
     return item;
   }
 
-  void forget_waiters() override {
-    QueueCoreBase::forget_waiters();
-    forget_all(getters_);
-    forget_all(putters_);
+  void orphaned() noexcept override {
+    if (getters_.empty() && putters_.empty()) {
+      QueueCoreBase::orphaned();
+      return;
+    }
+    const std::exception_ptr e = dropped_error();
+    cancel_all(getters_, e);
+    cancel_all(putters_, e);  // their items are dropped (waiter_cancelled)
+    QueueCoreBase::orphaned();
   }
 
   Order items_;
