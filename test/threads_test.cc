@@ -120,14 +120,17 @@ TEST(ThreadsTest, ShutdownWithCancelFuturesCancelsWorkNotStarted) {
   ThreadPoolExecutor ex(1);
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> started;
   Future<int> running;
   Future<int> queued;
   loop.run_until_complete([&] {
-    running = loop.run_in_executor(&ex, [gate] {
+    running = loop.run_in_executor(&ex, [gate, &started] {
+      started.set_value();
       gate.wait();
       return 1;
     });
     queued = loop.run_in_executor(&ex, [] { return 2; });
+    started.get_future().wait();  // the first job runs; the second waits
     std::thread stopper([&] { ex.shutdown(false, true); });
     stopper.join();
     release.set_value();
