@@ -229,18 +229,14 @@ void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (closed_) return;
   closed_ = true;
-  internal::NodeList dropped;
+  std::vector<absl::AnyInvocable<void()>> dropped;
   {
-    std::lock_guard<std::mutex> lock(threadsafe_mu_);
+    std::lock_guard<std::mutex> lock(door_->mu);
     threadsafe_closed_ = true;
-    dropped.splice(threadsafe_queue_);
+    dropped.swap(threadsafe_queue_);
     threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
-  for (internal::ReadyNode* n = dropped.take_all(); n != nullptr;) {
-    internal::ReadyNode* next = n->next_;
-    n->discard();
-    n = next;
-  }
+  dropped.clear();  // destroyed here, outside the lock, never run
   if (tick_armed_) event_del(tick_ev_);
   tick_armed_ = false;
   armed_for_ = kNotArmed;
@@ -340,15 +336,16 @@ void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
     enqueue(new internal::CallbackNode(this, std::move(cb)));
     return;
   }
-  // The node is made here, outside the lock; the loop thread only splices.
-  auto node = std::make_unique<internal::CallbackNode>(this, std::move(cb));
-  std::lock_guard<std::mutex> lock(threadsafe_mu_);
-  if (threadsafe_closed_) throw RuntimeError("Event loop is closed");
-  threadsafe_queue_.push(node.release());
+  if (!door_->post(std::move(cb))) throw RuntimeError("Event loop is closed");
+}
+
+bool EventLoop::push_threadsafe_locked(absl::AnyInvocable<void()>& cb) {
+  if (threadsafe_closed_) return false;
+  threadsafe_queue_.push_back(std::move(cb));
   // Release: a loop-thread call_soon that happens after this call sees the
   // flag and splices this callback in first (one FIFO, as in asyncio).
   threadsafe_pending_.store(true, std::memory_order_release);
-  if (wake_pending_) return;
+  if (wake_pending_) return true;
   wake_pending_ = true;
   std::uint64_t one = 1;
   ssize_t n;
@@ -356,6 +353,7 @@ void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
     n = ::write(wake_fd_, &one, sizeof one);
   } while (n < 0 && errno == EINTR);
   // EAGAIN means the counter is already non-zero: the loop will wake.
+  return true;
 }
 
 void EventLoop::on_wake(int fd, short, void* arg) {
@@ -366,19 +364,23 @@ void EventLoop::on_wake(int fd, short, void* arg) {
   } while (n < 0 && errno == EINTR);
   auto* loop = static_cast<EventLoop*>(arg);
   loop->drain_threadsafe();
-  if (!loop->in_tick_ && !loop->ready_.empty()) loop->arm_tick();
+  // The callbacks run in this libevent pass, right after the poll that
+  // saw the wake-up (asyncio runs them in the iteration whose select saw
+  // its self-pipe), instead of arming the tick for one more pass.
+  if (!loop->in_tick_ && !loop->ready_.empty()) loop->tick();
 }
 
 void EventLoop::drain_threadsafe() {
-  internal::NodeList batch;
+  // A closed loop emptied the queue under the lock and takes no more.
   {
-    std::lock_guard<std::mutex> lock(threadsafe_mu_);
-    batch.splice(threadsafe_queue_);
+    std::lock_guard<std::mutex> lock(door_->mu);
+    threadsafe_spare_.swap(threadsafe_queue_);
     wake_pending_ = false;
     threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
-  // A closed loop emptied the queue under the lock and takes no more.
-  ready_.splice(batch);
+  for (absl::AnyInvocable<void()>& fn : threadsafe_spare_)
+    ready_.push(new internal::CallbackNode(this, std::move(fn)));
+  threadsafe_spare_.clear();
 }
 
 void EventLoop::forward(internal::NodeList& list) {
@@ -629,14 +631,11 @@ void EventLoop::remove_job(internal::ExecutorJob* job) {
 }
 
 bool internal::LoopDoor::post(absl::AnyInvocable<void()> cb) {
-  std::lock_guard<std::mutex> lock(mu);
-  if (loop == nullptr) return false;
-  try {
-    loop->call_soon_threadsafe(std::move(cb));
-  } catch (const RuntimeError&) {
-    return false;  // closed: the callback was dropped
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (loop != nullptr && loop->push_threadsafe_locked(cb)) return true;
   }
-  return true;
+  return false;  // closed or gone: cb is destroyed here, outside the lock
 }
 
 // --- Task registry ----------------------------------------------------------

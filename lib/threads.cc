@@ -88,16 +88,20 @@ ThreadPoolExecutor::~ThreadPoolExecutor() {
 
 void ThreadPoolExecutor::submit(absl::AnyInvocable<void()> work,
                                 absl::AnyInvocable<void()> cancel) {
-  std::lock_guard<std::mutex> lock(shared_->mu);
-  if (shared_->shut_down)
-    throw RuntimeError("cannot schedule new futures after shutdown");
-  shared_->queue.push_back(Shared::Item{std::move(work), std::move(cancel)});
-  if (shared_->idle == 0 &&
-      static_cast<int>(shared_->threads.size()) < max_workers_) {
-    shared_->threads.emplace_back(&Shared::worker, shared_);
-  } else {
-    shared_->cv.notify_one();
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    if (shared_->shut_down)
+      throw RuntimeError("cannot schedule new futures after shutdown");
+    shared_->queue.push_back(Shared::Item{std::move(work), std::move(cancel)});
+    if (shared_->idle == 0 &&
+        static_cast<int>(shared_->threads.size()) < max_workers_) {
+      shared_->threads.emplace_back(&Shared::worker, shared_);
+      return;
+    }
   }
+  // Signalled after unlocking: a worker woken while the mutex is still
+  // held would only block on it again.
+  shared_->cv.notify_one();
 }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {

@@ -91,6 +91,10 @@ namespace internal {
 // it is destroyed, so a thread holding the door never touches freed
 // memory. Thread-safe.
 struct LoopDoor {
+  // Also guards the loop's cross-thread queue. A std::mutex rather than
+  // absl::Mutex: the distribution's abseil is not built for
+  // ThreadSanitizer, which then cannot see absl::Mutex, while it does see
+  // std::mutex (pthreads).
   std::mutex mu;
   EventLoop* loop = nullptr;  // guarded by mu
   // Queues cb on the loop (call_soon_threadsafe); false, with cb dropped on
@@ -402,6 +406,10 @@ class EventLoop {
   void arm_tick();
   void rearm_after_tick();
   void drain_threadsafe();
+  // With door_->mu held: queues cb for the loop thread and wakes it; false
+  // when the loop is closed.
+  bool push_threadsafe_locked(absl::AnyInvocable<void()>& cb);
+  friend struct internal::LoopDoor;
   void drain_discarded();
   void flush_reports();
   void check_can_run();
@@ -433,13 +441,16 @@ class EventLoop {
   bool virtual_clock_ = false;
   std::int64_t virtual_now_ = 0;
 
-  // The one cross-thread door. A std::mutex rather than absl::Mutex: the
-  // distribution's abseil is not built for ThreadSanitizer, which then
-  // cannot see absl::Mutex, while it does see std::mutex (pthreads).
-  std::mutex threadsafe_mu_;
-  // Guarded by threadsafe_mu_ (nodes made by the calling thread, spliced
-  // onto the ready queue by the loop thread):
-  internal::NodeList threadsafe_queue_;
+  // The cross-thread queue, guarded by door_->mu (the door's mutex, so a
+  // post from another thread takes one lock). The callables other threads queued, in
+  // order. The loop thread swaps the vector out and makes their nodes
+  // itself, so a node is allocated and freed on the same thread (a
+  // producer's allocation freed by the consumer thread costs malloc far
+  // more) and a steady stream allocates no vector storage.
+  std::vector<absl::AnyInvocable<void()>> threadsafe_queue_;
+  // Loop thread only: the vector swapped out last time (empty, with its
+  // capacity kept).
+  std::vector<absl::AnyInvocable<void()>> threadsafe_spare_;
   bool threadsafe_closed_ = false;
   bool wake_pending_ = false;
   std::atomic<bool> threadsafe_pending_{false};  // the queue is not empty

@@ -214,14 +214,14 @@ auto EventLoop::run_in_executor(Executor* executor, F&& f) {
   Executor* ex = executor != nullptr ? executor : &default_executor();
   auto* job = new internal::ExecutorJobState<R>(*this);
   Future<R> result = job->future();
-  auto ctx = std::make_shared<ThreadContext>(
-      ThreadContext{internal::current_task_name_or_empty()});
   std::shared_ptr<internal::LoopDoor> door = door_;
   // The worker holds the job only as a token: it is dereferenced on the
   // loop thread, and only while the loop still lists it.
-  auto work = [job, door, ctx, fn = Fn(std::forward<F>(f))]() mutable {
+  auto work = [job, door,
+               ctx = ThreadContext{internal::current_task_name_or_empty()},
+               fn = Fn(std::forward<F>(f))]() mutable {
     Outcome<R> out = [&] {
-      internal::ThreadContextScope scope(ctx.get());
+      internal::ThreadContextScope scope(&ctx);
       return internal::run_capturing<R>(fn);
     }();
     door->post([job, out = std::move(out)]() mutable {
