@@ -66,6 +66,50 @@ void CallbackNode::run() {
   release();
 }
 
+// The callbacks other threads queued, as one drain of the door took them:
+// one ready node for the batch instead of one per callback, run in order
+// with what the loop thread queued before and after the drain. Each
+// callback is still a step of its own: its exception is reported and the
+// rest run, and the forwards it started finish before the next one runs
+// (as run_once does between ready nodes).
+class ThreadsafeBatch final : public ReadyNode {
+ public:
+  explicit ThreadsafeBatch(EventLoop* loop) : loop_(loop) {}
+
+  void run() override {
+    for (absl::AnyInvocable<void()>& fn : fns) {
+      loop_->in_callback_ = true;
+      try {
+        fn();
+      } catch (...) {
+        loop_->call_exception_handler(ExceptionContext{
+            "Exception in callback", std::current_exception(), std::string()});
+      }
+      fn = nullptr;  // captures die once the callback has run
+      loop_->in_callback_ = false;
+      if (!loop_->forwarding_.empty()) loop_->drain_forwards();
+    }
+    loop_->in_callback_ = true;  // run_once clears it after this node
+    recycle();
+  }
+  void discard() override { recycle(); }
+
+  // Back to the loop as its spare (empty, keeping the vector's capacity).
+  void recycle() {
+    fns.clear();
+    if (loop_->spare_batch_ == nullptr) {
+      loop_->spare_batch_ = this;
+    } else {
+      delete this;
+    }
+  }
+
+  std::vector<absl::AnyInvocable<void()>> fns;
+
+ private:
+  EventLoop* loop_;
+};
+
 void CallbackNode::cancel() {
   if (cancelled_) return;
   cancelled_ = true;
@@ -139,13 +183,13 @@ void EventLoop::init(Options options) {
   virtual_clock_ = options.virtual_clock;
   armed_for_ = kNotArmed;
   tick_ev_ = event_new(base_, -1, 0, &EventLoop::on_tick, this);
-  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (tick_ev_ == nullptr || wake_fd_ < 0) {
+  door_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (tick_ev_ == nullptr || door_->wake_fd < 0) {
     if (tick_ev_) event_free(tick_ev_);
     if (owns_base_) event_base_free(base_);
     throw RuntimeError("EventLoop: cannot create internal events");
   }
-  wake_ev_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST,
+  wake_ev_ = event_new(base_, door_->wake_fd, EV_READ | EV_PERSIST,
                        &EventLoop::on_wake, this);
   event_add(wake_ev_, nullptr);
 }
@@ -161,8 +205,8 @@ EventLoop::~EventLoop() {
   }
   for (std::thread& t : shutdown_threads_) t.join();
   event_free(tick_ev_);
-  event_free(wake_ev_);
-  ::close(wake_fd_);
+  event_free(wake_ev_);  // the door closes the eventfd when it goes
+  delete spare_batch_;
   if (owns_base_) event_base_free(base_);
 }
 
@@ -232,8 +276,9 @@ void EventLoop::close() {
   std::vector<absl::AnyInvocable<void()>> dropped;
   {
     std::lock_guard<std::mutex> lock(door_->mu);
-    threadsafe_closed_ = true;
-    dropped.swap(threadsafe_queue_);
+    door_->closed = true;
+    dropped.swap(door_->queue);
+    door_->wake_pending = false;
     threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
   dropped.clear();  // destroyed here, outside the lock, never run
@@ -339,23 +384,6 @@ void EventLoop::call_soon_threadsafe(absl::AnyInvocable<void()> cb) {
   if (!door_->post(std::move(cb))) throw RuntimeError("Event loop is closed");
 }
 
-bool EventLoop::push_threadsafe_locked(absl::AnyInvocable<void()>& cb) {
-  if (threadsafe_closed_) return false;
-  threadsafe_queue_.push_back(std::move(cb));
-  // Release: a loop-thread call_soon that happens after this call sees the
-  // flag and splices this callback in first (one FIFO, as in asyncio).
-  threadsafe_pending_.store(true, std::memory_order_release);
-  if (wake_pending_) return true;
-  wake_pending_ = true;
-  std::uint64_t one = 1;
-  ssize_t n;
-  do {
-    n = ::write(wake_fd_, &one, sizeof one);
-  } while (n < 0 && errno == EINTR);
-  // EAGAIN means the counter is already non-zero: the loop will wake.
-  return true;
-}
-
 void EventLoop::on_wake(int fd, short, void* arg) {
   std::uint64_t value;
   ssize_t n;
@@ -371,16 +399,22 @@ void EventLoop::on_wake(int fd, short, void* arg) {
 }
 
 void EventLoop::drain_threadsafe() {
-  // A closed loop emptied the queue under the lock and takes no more.
+  internal::ThreadsafeBatch* batch = spare_batch_;
+  spare_batch_ = nullptr;
+  if (batch == nullptr) batch = new internal::ThreadsafeBatch(this);
   {
     std::lock_guard<std::mutex> lock(door_->mu);
-    threadsafe_spare_.swap(threadsafe_queue_);
-    wake_pending_ = false;
+    // The door keeps the batch's empty vector (and its capacity).
+    batch->fns.swap(door_->queue);
+    door_->wake_pending = false;
     threadsafe_pending_.store(false, std::memory_order_relaxed);
   }
-  for (absl::AnyInvocable<void()>& fn : threadsafe_spare_)
-    ready_.push(new internal::CallbackNode(this, std::move(fn)));
-  threadsafe_spare_.clear();
+  // A closed loop emptied the queue under the lock and takes no more.
+  if (batch->fns.empty()) {
+    batch->recycle();
+  } else {
+    ready_.push(batch);
+  }
 }
 
 void EventLoop::forward(internal::NodeList& list) {
@@ -630,12 +664,33 @@ void EventLoop::remove_job(internal::ExecutorJob* job) {
   job->prev_job = job->next_job = nullptr;
 }
 
+internal::LoopDoor::~LoopDoor() {
+  if (wake_fd >= 0) ::close(wake_fd);
+}
+
 bool internal::LoopDoor::post(absl::AnyInvocable<void()> cb) {
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (loop != nullptr && loop->push_threadsafe_locked(cb)) return true;
+    // Closed or gone: false, and cb (a parameter) is destroyed after the
+    // lock is released.
+    if (loop == nullptr || closed) return false;
+    queue.push_back(std::move(cb));
+    if (wake_pending) return true;  // the loop is woken already
+    wake_pending = true;
+    // Release: a loop-thread call_soon that happens after this post sees
+    // the flag and splices the queue in first (one FIFO, as in asyncio).
+    // Later posts leave the flag (and the loop's cache line) alone.
+    loop->threadsafe_pending_.store(true, std::memory_order_release);
   }
-  return false;  // closed or gone: cb is destroyed here, outside the lock
+  {
+    std::uint64_t one = 1;
+    ssize_t n;
+    do {
+      n = ::write(wake_fd, &one, sizeof one);
+    } while (n < 0 && errno == EINTR);
+    // EAGAIN means the counter is already non-zero: the loop will wake.
+  }
+  return true;
 }
 
 // --- Task registry ----------------------------------------------------------

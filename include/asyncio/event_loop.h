@@ -90,16 +90,37 @@ namespace internal {
 // destroyed meanwhile (threads.h): the loop clears `loop` under `mu` before
 // it is destroyed, so a thread holding the door never touches freed
 // memory. Thread-safe.
-struct LoopDoor {
-  // Also guards the loop's cross-thread queue. A std::mutex rather than
-  // absl::Mutex: the distribution's abseil is not built for
-  // ThreadSanitizer, which then cannot see absl::Mutex, while it does see
-  // std::mutex (pthreads).
-  std::mutex mu;
-  EventLoop* loop = nullptr;  // guarded by mu
+// The callbacks one drain of the door took, run in order as one ready
+// node (lib/event_loop.cc).
+class ThreadsafeBatch;
+
+struct alignas(64) LoopDoor {
+  LoopDoor() = default;
+  ~LoopDoor();
+  LoopDoor(const LoopDoor&) = delete;
+  LoopDoor& operator=(const LoopDoor&) = delete;
+
   // Queues cb on the loop (call_soon_threadsafe); false, with cb dropped on
   // this thread, when the loop is closed or gone.
   bool post(absl::AnyInvocable<void()> cb);
+
+  // A std::mutex rather than absl::Mutex: the distribution's abseil is not
+  // built for ThreadSanitizer, which then cannot see absl::Mutex, while it
+  // does see std::mutex (pthreads).
+  std::mutex mu;
+  // Guarded by mu:
+  EventLoop* loop = nullptr;  // null once the loop is destroyed
+  bool closed = false;        // the loop is closed and takes no more
+  bool wake_pending = false;  // queue is not empty; the loop was woken
+  // The callables other threads queued, in order. The loop thread swaps
+  // the vector out and makes their nodes itself, so a node is allocated and
+  // freed on one thread (a producer's allocation freed by the consumer
+  // costs malloc far more) and a steady stream allocates no vector storage.
+  std::vector<absl::AnyInvocable<void()>> queue;
+  // The loop's eventfd, written by the first post after each drain (outside
+  // the lock); owned by the door, so a thread holding the door may write it
+  // after the loop is gone.
+  int wake_fd = -1;
 };
 
 // A piece of work an executor runs for this loop (threads.h); the loop
@@ -406,9 +427,6 @@ class EventLoop {
   void arm_tick();
   void rearm_after_tick();
   void drain_threadsafe();
-  // With door_->mu held: queues cb for the loop thread and wakes it; false
-  // when the loop is closed.
-  bool push_threadsafe_locked(absl::AnyInvocable<void()>& cb);
   friend struct internal::LoopDoor;
   void drain_discarded();
   void flush_reports();
@@ -422,7 +440,6 @@ class EventLoop {
   bool owns_base_ = false;
   event* tick_ev_ = nullptr;
   event* wake_ev_ = nullptr;
-  int wake_fd_ = -1;
 
   internal::NodeList ready_;
   internal::NodeList forwarding_;  // forwarding waiters to run now
@@ -441,18 +458,13 @@ class EventLoop {
   bool virtual_clock_ = false;
   std::int64_t virtual_now_ = 0;
 
-  // The cross-thread queue, guarded by door_->mu (the door's mutex, so a
-  // post from another thread takes one lock). The callables other threads queued, in
-  // order. The loop thread swaps the vector out and makes their nodes
-  // itself, so a node is allocated and freed on the same thread (a
-  // producer's allocation freed by the consumer thread costs malloc far
-  // more) and a steady stream allocates no vector storage.
-  std::vector<absl::AnyInvocable<void()>> threadsafe_queue_;
-  // Loop thread only: the vector swapped out last time (empty, with its
-  // capacity kept).
-  std::vector<absl::AnyInvocable<void()>> threadsafe_spare_;
-  bool threadsafe_closed_ = false;
-  bool wake_pending_ = false;
+  // Loop thread only: a drained batch kept for reuse (empty, its vector's
+  // capacity kept), or null.
+  internal::ThreadsafeBatch* spare_batch_ = nullptr;
+  friend class internal::ThreadsafeBatch;
+  // Set by the first post after a drain (under the door's mutex), cleared
+  // by the drain: the loop thread's cheap check, on every enqueue, that
+  // other threads queued callbacks that must run first.
   std::atomic<bool> threadsafe_pending_{false};  // the queue is not empty
 
   std::shared_ptr<internal::LoopDoor> door_;
