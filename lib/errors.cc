@@ -1,5 +1,7 @@
 #include "asyncio/errors.h"
 
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
@@ -20,6 +22,31 @@ IncompleteReadError::IncompleteReadError(std::string partial,
           " expected bytes"),
       partial_(std::move(partial)),
       expected_(expected) {}
+
+OSError::OSError(int code, const std::string& strerror)
+    : std::runtime_error("[Errno " + std::to_string(code) + "] " + strerror),
+      code_(code),
+      strerror_(strerror) {}
+
+std::exception_ptr make_os_error(int code, const std::string& context) {
+  char buf[256];
+  // GNU strerror_r returns the message (maybe not in buf).
+  std::string text = ::strerror_r(code, buf, sizeof buf);
+  if (!context.empty()) text = context + ": " + text;
+  switch (code) {
+    case ECONNREFUSED:
+      return std::make_exception_ptr(ConnectionRefusedError(code, text));
+    case ECONNRESET:
+      return std::make_exception_ptr(ConnectionResetError(code, text));
+    case ECONNABORTED:
+      return std::make_exception_ptr(ConnectionAbortedError(code, text));
+    case EPIPE:
+    case ESHUTDOWN:
+      return std::make_exception_ptr(BrokenPipeError(code, text));
+    default:
+      return std::make_exception_ptr(OSError(code, text));
+  }
+}
 
 ExceptionGroup::ExceptionGroup(const std::string& message,
                                std::vector<std::exception_ptr> exceptions)

@@ -22,6 +22,14 @@
 //                       as_completed). It derives from
 //                       std::invalid_argument.
 //   BrokenPromise       a Promise was destroyed before it set its future.
+//   OSError             a system call failed (streams.h): code() is the
+//                       errno value, strerror() the readable text, what()
+//                       "[Errno N] text" as Python prints it. Subclasses
+//                       as Python's: ConnectionError (ConnectionRefusedError,
+//                       ConnectionResetError, ConnectionAbortedError,
+//                       BrokenPipeError), and GaiError (socket.gaierror: a
+//                       host name that cannot be resolved; code() is the
+//                       getaddrinfo EAI_* value).
 //   QueueEmpty, QueueFull, QueueShutDown, IncompleteReadError,
 //   LimitOverrunError, BrokenBarrierError, ExceptionGroup: used by queues,
 //   streams, locks and task groups.
@@ -135,6 +143,59 @@ class LimitOverrunError : public std::runtime_error {
  private:
   std::size_t consumed_;
 };
+
+// asyncio::OSError
+//
+// A failed system call. code() is the errno value (for GaiError, the
+// EAI_* value getaddrinfo returned); strerror() the readable message;
+// what() is "[Errno code] strerror", as Python's str(OSError).
+class OSError : public std::runtime_error {
+ public:
+  OSError(int code, const std::string& strerror);
+  int code() const noexcept { return code_; }
+  const std::string& strerror() const noexcept { return strerror_; }
+
+ private:
+  int code_;
+  std::string strerror_;
+};
+
+// asyncio::ConnectionError and its subclasses (Python's hierarchy).
+class ConnectionError : public OSError {
+ public:
+  using OSError::OSError;
+};
+class ConnectionRefusedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class ConnectionResetError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class ConnectionAbortedError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+class BrokenPipeError : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
+// asyncio::GaiError (Python's socket.gaierror)
+class GaiError : public OSError {
+ public:
+  using OSError::OSError;
+};
+
+// asyncio::make_os_error
+//
+// The exception Python raises for errno `code`: ConnectionRefusedError for
+// ECONNREFUSED, ConnectionResetError for ECONNRESET, ConnectionAbortedError
+// for ECONNABORTED, BrokenPipeError for EPIPE and ESHUTDOWN, else OSError.
+// `message` defaults to strerror(code); when `context` is given the
+// message is "context: strerror(code)".
+std::exception_ptr make_os_error(int code, const std::string& context = std::string());
 
 // asyncio::BrokenBarrierError
 class BrokenBarrierError : public std::runtime_error {
