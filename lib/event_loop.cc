@@ -317,7 +317,36 @@ void EventLoop::close() {
     t->release();
   }
   drain_discarded();
+  // Sockets and their events (streams.h): released now, while the base
+  // still exists; what their futures schedule is discarded.
+  while (resources_ != nullptr) {
+    internal::LoopResource* r = resources_;
+    remove_resource(r);
+    r->loop_closing();
+    drain_discarded();
+  }
   flush_reports();
+}
+
+void EventLoop::add_resource(internal::LoopResource* r) {
+  if (r->resource_registered) return;
+  r->prev_resource = nullptr;
+  r->next_resource = resources_;
+  if (resources_) resources_->prev_resource = r;
+  resources_ = r;
+  r->resource_registered = true;
+}
+
+void EventLoop::remove_resource(internal::LoopResource* r) {
+  if (!r->resource_registered) return;
+  if (r->prev_resource) {
+    r->prev_resource->next_resource = r->next_resource;
+  } else {
+    resources_ = r->next_resource;
+  }
+  if (r->next_resource) r->next_resource->prev_resource = r->prev_resource;
+  r->prev_resource = r->next_resource = nullptr;
+  r->resource_registered = false;
 }
 
 void EventLoop::drain_discarded() {
@@ -562,9 +591,16 @@ void EventLoop::arm_tick() {
     return;
   }
   std::int64_t want;
-  if (!ready_.empty() || !pending_reports_.empty() ||
-      (virtual_clock_ && !heap_.empty())) {
+  if (!ready_.empty() || !pending_reports_.empty()) {
     want = kImmediate;
+  } else if (virtual_clock_ && !heap_.empty()) {
+    // The virtual clock jumps at once, unless real I/O is awaited: then
+    // the tick waits a real grace period, polling I/O meanwhile (see "The
+    // virtual clock and real I/O" in event_loop.h). An I/O callback that
+    // makes work ready re-arms the tick for now.
+    want = (io_watchers_ > 0 && heap_[0]->when > virtual_now_)
+               ? virtual_now_ + kVirtualIoGraceNs
+               : kImmediate;
   } else if (!heap_.empty()) {
     want = heap_[0]->when;
   } else {

@@ -34,6 +34,17 @@
 // real time and elapsed virtual time is exact. Tests of timing behaviour use
 // it; programs use the real clock.
 //
+// The virtual clock and real I/O. Sockets (streams.h) are real: data from
+// a peer takes real time to arrive. So while any I/O watcher is active (a
+// socket waiting to become readable or writable, a connect or accept in
+// progress, a host-name look-up), a virtual-clock loop with nothing ready
+// first polls I/O for up to kVirtualIoGraceNs (2 ms) of real time, and
+// jumps to the next timer only when nothing arrived in that time. Loopback
+// data that is already on its way therefore wins over a virtual timeout
+// (wait_for(reader.read(100), 1) sees the bytes), and a silent peer still
+// times out after microseconds of real time plus one grace period per
+// jump. Without active I/O watchers the clock jumps at once, as before.
+//
 // Adopting an event_base. EventLoop(event_base*) attaches to a base the
 // application owns and may drive itself (event_base_dispatch): the library's
 // work then runs inside the application's libevent loop, and
@@ -179,6 +190,22 @@ class TimerCallbackNode final : public CallbackNode {
   TimerSlot slot;
 };
 
+// A loop-owned resource outside the ready queue and the timer heap: a
+// socket and its libevent events (streams.h). EventLoop::close() removes
+// each one still registered and calls loop_closing(), which must release
+// the file descriptor and free the events (the base may go next) and may
+// complete futures; it must not run user code.
+class LoopResource {
+ public:
+  virtual void loop_closing() noexcept = 0;
+  LoopResource* prev_resource = nullptr;
+  LoopResource* next_resource = nullptr;
+  bool resource_registered = false;
+
+ protected:
+  ~LoopResource() = default;
+};
+
 }  // namespace internal
 
 // asyncio::Handle
@@ -250,6 +277,9 @@ class EventLoop {
   // in the file comment).
   static constexpr int kIterationsPerPoll = 64;
   static constexpr std::int64_t kPollIntervalNs = 500'000;
+  // On the virtual clock, while I/O watchers are active, how long (real
+  // time) the loop polls I/O before it jumps to the next timer.
+  static constexpr std::int64_t kVirtualIoGraceNs = 2'000'000;
 
   EventLoop();
   explicit EventLoop(Options options);
@@ -405,6 +435,16 @@ class EventLoop {
   // gets back the heap's reference).
   bool remove_timer(internal::TimerSlot* slot);
   void add_job(internal::ExecutorJob* job);
+  // Registers / unregisters a resource that close() releases (see
+  // internal::LoopResource). remove_resource on one not registered is a
+  // no-op.
+  void add_resource(internal::LoopResource* r);
+  void remove_resource(internal::LoopResource* r);
+  // Counts the I/O waits in progress (armed socket events, name look-ups)
+  // that the virtual clock gives a real grace period before it jumps (see
+  // "Clocks" in the file comment).
+  void add_io_watchers(int delta) noexcept { io_watchers_ += delta; }
+  int io_watchers() const noexcept { return io_watchers_; }
   void remove_job(internal::ExecutorJob* job);
   void register_task(internal::FutureStateBase* task);
   void unregister_task(internal::FutureStateBase* task);
@@ -470,6 +510,8 @@ class EventLoop {
   std::shared_ptr<internal::LoopDoor> door_;
   std::shared_ptr<Executor> default_executor_;
   internal::ExecutorJob* jobs_ = nullptr;  // pending executor jobs
+  internal::LoopResource* resources_ = nullptr;  // sockets close() releases
+  int io_watchers_ = 0;  // see add_io_watchers
   std::vector<std::thread> shutdown_threads_;
 
   ExceptionHandler exception_handler_;
