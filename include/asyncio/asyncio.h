@@ -13,6 +13,7 @@
 #include "asyncio/run.h"         // IWYU pragma: export
 #include "asyncio/shield.h"      // IWYU pragma: export
 #include "asyncio/sleep.h"       // IWYU pragma: export
+#include "asyncio/streams.h"     // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
 #include "asyncio/task_group.h"  // IWYU pragma: export
 #include "asyncio/threads.h"     // IWYU pragma: export
