@@ -1,7 +1,12 @@
 // Runs every sample program (data dependencies of this test) and compares
 // its whole standard output with what the seed says it prints.
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -250,6 +255,66 @@ TEST(SamplesTest, QueueRejectsABadSeed) {
   ASSERT_TRUE(WIFEXITED(r.status));
   EXPECT_EQ(WEXITSTATUS(r.status), 2);
   EXPECT_EQ(r.out, "");
+}
+
+// Starts the echo server on an ephemeral port, runs the echo client against
+// the port the server printed, then stops the server (SIGTERM: it serves
+// forever, as the seed's does) and checks both outputs.
+TEST(SamplesTest, EchoClientAndServerPrintTheSeedsLines) {
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  const std::string server_path = SamplePath("echo_server");
+  char arg0[] = "echo_server";
+  char arg1[] = "0";
+  char* argv[] = {arg0, arg1, nullptr};
+  pid_t pid;
+  ASSERT_EQ(::posix_spawn(&pid, server_path.c_str(), &actions, nullptr, argv, environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  // Reads the server's output until it holds `lines` lines (or 20 s pass).
+  std::string server_out;
+  auto read_lines = [&](int lines) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::count(server_out.begin(), server_out.end(), '\n') < lines &&
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[512];
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      server_out.append(buf, static_cast<std::size_t>(n));
+    }
+  };
+  read_lines(1);
+  std::smatch m;
+  const std::string first = server_out.substr(0, server_out.find('\n'));
+  const bool serving = std::regex_match(first, m, std::regex("Serving on \\('127\\.0\\.0\\.1', ([0-9]+)\\)"));
+  EXPECT_TRUE(serving) << server_out;
+  if (serving) {
+    const std::string port = m[1];
+    EXPECT_NE(port, "0");
+    RunResult client = RunSample("echo_client", port);
+    ExpectExitedCleanly(client);
+    EXPECT_EQ(client.out,
+              "Send: 'Hello World!'\n"
+              "Received: 'Hello World!'\n"
+              "Close the connection\n");
+    read_lines(4);
+    std::regex shape(
+        "Serving on \\('127\\.0\\.0\\.1', " + port + "\\)\n"
+        "Received 'Hello World!' from \\('127\\.0\\.0\\.1', [0-9]+\\)\n"
+        "Send: 'Hello World!'\n"
+        "Close the connection\n");
+    EXPECT_TRUE(std::regex_match(server_out, shape)) << server_out;
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(out[0]);
 }
 
 }  // namespace
