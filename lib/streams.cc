@@ -666,6 +666,7 @@ void StreamCore::complete_read(std::string s) {
   seps_.clear();
   w->set_value(std::move(s));
   w->state()->release();
+  rbuf_.release_if_empty();  // an idle connection keeps no buffer
   maybe_resume_reading();
   sync_io_count();  check_orphan();
 }

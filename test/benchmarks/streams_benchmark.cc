@@ -1,0 +1,443 @@
+// Echo servers over TCP on 127.0.0.1: this library's streams beside a raw
+// libevent server, driven by the same client.
+//
+//   BM_Raw_Echo/N        libevent: one persistent read event per
+//                        connection; each read is sent back at once (an
+//                        EV_WRITE event only when the kernel buffer is
+//                        full).
+//   BM_Asyncio_Echo/N    asyncio::start_server with the echo handler
+//                        repeat(read(65536) -> write -> drain).
+//   BM_Memory_*/N        heap bytes per idle connection on the server side
+//                        (accepted, its handler waiting in read), counted
+//                        with bench_util's allocator (libevent's too).
+//
+// The client is a forked child process (so the server process is
+// single-threaded and its allocations are the only ones counted): raw
+// libevent, N connections, each sending 1 KiB and waiting for the 1 KiB echo
+// before sending again, 200,000 round trips in all. The time is the
+// child's, from the first send to the last echo; rt_per_s is round trips
+// per second, x_raw the asyncio server's rt_per_s divided by the raw one's
+// (target >= 0.9).
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "asyncio/asyncio.h"
+#include "benchmark/benchmark.h"
+#include "test/benchmarks/bench_util.h"
+
+namespace {
+
+constexpr std::size_t kMessage = 1024;
+constexpr long kRoundTrips = 200'000;
+
+// --- The client (child process) ---------------------------------------------
+
+struct ClientConn {
+  int fd = -1;
+  event* ev = nullptr;
+  std::size_t got = 0;
+  struct Client* client = nullptr;
+};
+
+struct Client {
+  event_base* base = nullptr;
+  long remaining = 0;  // round trips still to start
+  long outstanding = 0;
+  char message[kMessage];
+};
+
+void SendAll(int fd, const char* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) _exit(3);  // 1 KiB always fits in an idle socket's buffer
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+void OnClientRead(evutil_socket_t fd, short, void* arg) {
+  auto* c = static_cast<ClientConn*>(arg);
+  char buf[65536];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  if (n <= 0) {
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    _exit(4);
+  }
+  c->got += static_cast<std::size_t>(n);
+  while (c->got >= kMessage) {
+    c->got -= kMessage;
+    --c->client->outstanding;
+    if (c->client->remaining > 0) {
+      --c->client->remaining;
+      ++c->client->outstanding;
+      SendAll(fd, c->client->message, kMessage);
+    }
+  }
+  if (c->client->outstanding == 0) event_base_loopbreak(c->client->base);
+}
+
+// Connects `n` sockets, tells the parent (one byte on `report`), then
+// either waits for `go` to close (idle mode) or runs the ping-pong and
+// reports its time in seconds (a double).
+[[noreturn]] void RunClient(int port, int n, bool idle, int report, int go) {
+  std::vector<int> fds;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) _exit(2);
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fds.push_back(fd);
+  }
+  if (idle) {
+    char c = 'c';
+    if (::write(report, &c, 1) != 1) _exit(5);
+    if (::read(go, &c, 1) < 0) _exit(7);  // EOF: the parent measured, done
+    _exit(0);
+  }
+  Client client;
+  client.base = event_base_new();
+  std::memset(client.message, 'm', kMessage);
+  std::vector<ClientConn> conns(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    evutil_make_socket_nonblocking(fds[i]);
+    conns[i].fd = fds[i];
+    conns[i].client = &client;
+    conns[i].ev = event_new(client.base, fds[i], EV_READ | EV_PERSIST, &OnClientRead, &conns[i]);
+    event_add(conns[i].ev, nullptr);
+  }
+  client.remaining = kRoundTrips;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n && client.remaining > 0; ++i) {
+    --client.remaining;
+    ++client.outstanding;
+    SendAll(fds[i], client.message, kMessage);
+  }
+  event_base_dispatch(client.base);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (::write(report, &seconds, sizeof seconds) != sizeof seconds) _exit(6);
+  for (ClientConn& c : conns) {
+    event_free(c.ev);
+    ::close(c.fd);
+  }
+  event_base_free(client.base);
+  _exit(0);
+}
+
+struct Child {
+  pid_t pid = -1;
+  int report = -1;  // read end: the child's messages
+  int go = -1;      // write end: closing it releases an idle child
+};
+
+Child StartClient(int port, int n, bool idle) {
+  int report[2];
+  int go[2];
+  if (::pipe(report) != 0 || ::pipe(go) != 0) std::abort();
+  Child c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    ::close(report[0]);
+    ::close(go[1]);
+    RunClient(port, n, idle, report[1], go[0]);
+  }
+  ::close(report[1]);
+  ::close(go[0]);
+  c.report = report[0];
+  c.go = go[1];
+  return c;
+}
+
+void FinishClient(Child& c) {
+  ::close(c.go);
+  ::close(c.report);
+  int status = 0;
+  ::waitpid(c.pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::abort();
+}
+
+// --- The raw libevent server -------------------------------------------------
+
+struct RawServer;
+
+struct RawConn {
+  RawServer* server = nullptr;
+  int fd = -1;
+  event* rev = nullptr;
+  event* wev = nullptr;
+  std::string pending;  // what the kernel did not take
+};
+
+int g_raw_open = 0;  // raw connections not closed yet
+
+void CloseRaw(RawConn* c) {
+  --g_raw_open;
+  event_free(c->rev);
+  event_free(c->wev);
+  ::close(c->fd);
+  delete c;
+}
+
+void OnRawWrite(evutil_socket_t fd, short, void* arg) {
+  auto* c = static_cast<RawConn*>(arg);
+  ssize_t w = ::send(fd, c->pending.data(), c->pending.size(), MSG_NOSIGNAL);
+  if (w < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    return CloseRaw(c);
+  }
+  c->pending.erase(0, static_cast<std::size_t>(w));
+  if (c->pending.empty()) event_del(c->wev);
+}
+
+void OnRawRead(evutil_socket_t fd, short, void* arg) {
+  auto* c = static_cast<RawConn*>(arg);
+  char buf[65536];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return CloseRaw(c);
+  const char* p = buf;
+  std::size_t left = static_cast<std::size_t>(n);
+  if (c->pending.empty()) {  // write at once
+    ssize_t w = ::send(fd, p, left, MSG_NOSIGNAL);
+    if (w < 0 && errno != EAGAIN && errno != EINTR) return CloseRaw(c);
+    if (w > 0) {
+      p += w;
+      left -= static_cast<std::size_t>(w);
+    }
+  }
+  if (left > 0) {
+    c->pending.append(p, left);
+    event_add(c->wev, nullptr);
+  }
+}
+
+struct RawServer {
+  event_base* base = nullptr;
+  int lfd = -1;
+  event* lev = nullptr;
+  int port = 0;
+  int accepted = 0;
+};
+
+void OnRawAccept(evutil_socket_t lfd, short, void* arg) {
+  auto* s = static_cast<RawServer*>(arg);
+  for (;;) {
+    int fd = ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto* c = new RawConn;
+    c->fd = fd;
+    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, &OnRawRead, c);
+    c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, &OnRawWrite, c);
+    event_add(c->rev, nullptr);
+    ++s->accepted;
+    ++g_raw_open;
+  }
+}
+
+void StartRawServer(RawServer& s) {
+  s.lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(s.lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
+  ::listen(s.lfd, 4096);
+  socklen_t len = sizeof a;
+  ::getsockname(s.lfd, reinterpret_cast<sockaddr*>(&a), &len);
+  s.port = ntohs(a.sin_port);
+  s.lev = event_new(s.base, s.lfd, EV_READ | EV_PERSIST, &OnRawAccept, &s);
+  event_add(s.lev, nullptr);
+}
+
+// Runs `base` until the child reports (one read of `size` bytes into out).
+void RunUntilReport(event_base* base, int report, void* out, std::size_t size) {
+  struct Ctx {
+    event_base* base;
+    void* out;
+    std::size_t size;
+  } ctx{base, out, size};
+  event* ev = event_new(
+      base, report, EV_READ,
+      [](evutil_socket_t fd, short, void* arg) {
+        auto* c = static_cast<Ctx*>(arg);
+        if (::read(fd, c->out, c->size) != static_cast<ssize_t>(c->size)) std::abort();
+        event_base_loopbreak(c->base);
+      },
+      &ctx);
+  event_add(ev, nullptr);
+  event_base_dispatch(base);
+  event_free(ev);
+}
+
+void BM_Raw_Echo(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    RawServer s;
+    s.base = event_base_new();
+    StartRawServer(s);
+    Child child = StartClient(s.port, n, false);
+    double seconds = 0;
+    RunUntilReport(s.base, child.report, &seconds, sizeof seconds);
+    FinishClient(child);
+    // The client closed its sockets: let the server see every EOF.
+    while (g_raw_open > 0) event_base_loop(s.base, EVLOOP_ONCE);
+    state.SetIterationTime(seconds);
+    state.counters["rt_per_s"] = static_cast<double>(kRoundTrips) / seconds;
+    event_free(s.lev);
+    ::close(s.lfd);
+    event_base_free(s.base);
+  }
+}
+BENCHMARK(BM_Raw_Echo)->Arg(50)->Arg(1000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// --- The asyncio server -------------------------------------------------------
+
+asyncio::Future<void> Echo(asyncio::StreamReader r, asyncio::StreamWriter w) {
+  return asyncio::repeat([r, w] {
+    return r.read(65536).then([w](std::string data) {
+      if (data.empty()) {
+        w.close();
+        return asyncio::make_ready_future(asyncio::Repeat::STOP);
+      }
+      w.write(data);
+      return w.drain().then([] { return asyncio::Repeat::CONTINUE; });
+    });
+  });
+}
+
+void BM_Asyncio_Echo(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    asyncio::EventLoop loop;
+    asyncio::ServerOptions options;
+    options.backlog = 4096;
+    asyncio::Server server = loop.run_until_complete(
+        [&] { return asyncio::start_server(Echo, "127.0.0.1", 0, options); });
+    Child child = StartClient(server.sockets().at(0).port, n, false);
+    double seconds = 0;
+    RunUntilReport(loop.native_handle(), child.report, &seconds, sizeof seconds);
+    FinishClient(child);
+    loop.run_until_complete([&] {
+      server.close();
+      return server.wait_closed();  // every handler saw its EOF
+    });
+    state.SetIterationTime(seconds);
+    state.counters["rt_per_s"] = static_cast<double>(kRoundTrips) / seconds;
+  }
+}
+BENCHMARK(BM_Asyncio_Echo)->Arg(50)->Arg(1000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// --- Heap per idle connection ----------------------------------------------------
+
+void BM_Memory_RawIdleConnection(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    RawServer s;
+    s.base = event_base_new();
+    StartRawServer(s);
+    double bytes = 0;
+    {
+      heap::Window window;
+      Child child = StartClient(s.port, n, true);
+      char c;
+      RunUntilReport(s.base, child.report, &c, 1);
+      while (s.accepted < n) event_base_loop(s.base, EVLOOP_ONCE);
+      bytes = static_cast<double>(window.bytes()) / n;
+      FinishClient(child);
+      while (g_raw_open > 0) event_base_loop(s.base, EVLOOP_ONCE);
+    }
+    state.counters["bytes_per_conn"] = bytes;
+    event_free(s.lev);
+    ::close(s.lfd);
+    event_base_free(s.base);
+  }
+}
+BENCHMARK(BM_Memory_RawIdleConnection)->Arg(1000)->Iterations(1);
+
+void BM_Memory_AsyncioIdleConnection(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    asyncio::EventLoop loop;
+    int handlers = 0;
+    asyncio::ServerOptions options;
+    options.backlog = 4096;
+    asyncio::Server server = loop.run_until_complete([&] {
+      return asyncio::start_server(
+          [&handlers](asyncio::StreamReader r, asyncio::StreamWriter w) {
+            ++handlers;
+            return Echo(r, w);
+          },
+          "127.0.0.1", 0, options);
+    });
+    double bytes = 0;
+    {
+      heap::Window window;
+      Child child = StartClient(server.sockets().at(0).port, n, true);
+      char c;
+      RunUntilReport(loop.native_handle(), child.report, &c, 1);
+      loop.run_until_complete([&] {
+        return asyncio::repeat([&] {
+          return asyncio::sleep(0.001).then(
+              [&] { return handlers < n ? asyncio::Repeat::CONTINUE : asyncio::Repeat::STOP; });
+        });
+      });
+      bytes = static_cast<double>(window.bytes()) / n;
+      FinishClient(child);
+    }
+    loop.run_until_complete([&] {
+      server.close();
+      return server.wait_closed();
+    });
+    state.counters["bytes_per_conn"] = bytes;
+  }
+}
+BENCHMARK(BM_Memory_AsyncioIdleConnection)->Arg(1000)->Iterations(1);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<bench::TimeFloor> floors = {};
+  const std::vector<bench::CounterFloor> counter_floors = {
+      {"BM_Asyncio_Echo", "rt_per_s", "BM_Raw_Echo", "rt_per_s", "x_raw"},
+      {"BM_Memory_AsyncioIdleConnection", "bytes_per_conn", "BM_Memory_RawIdleConnection",
+       "bytes_per_conn", "x_raw"},
+  };
+  auto summary = [](const bench::RatioReporter& r, std::ostream& out) {
+    for (const char* args : {"50", "1000"}) {
+      const double mine = r.counter("BM_Asyncio_Echo", "rt_per_s", args);
+      const double raw = r.counter("BM_Raw_Echo", "rt_per_s", args);
+      if (mine > 0 && raw > 0) {
+        bench::Printf(out,
+                      "  echo, %s connections: asyncio streams %.0f round trips/s = "
+                      "%.2fx raw libevent %.0f (target >= 0.9)\n",
+                      args, mine, mine / raw, raw);
+      }
+    }
+    const double mem = r.counter("BM_Memory_AsyncioIdleConnection", "bytes_per_conn", "1000");
+    const double raw_mem = r.counter("BM_Memory_RawIdleConnection", "bytes_per_conn", "1000");
+    if (mem > 0) {
+      bench::Printf(out,
+                    "  heap per idle connection: asyncio %.0f bytes, raw libevent %.0f "
+                    "bytes\n",
+                    mem, raw_mem);
+    }
+  };
+  return bench::Main(argc, argv, floors, counter_floors, summary);
+}
