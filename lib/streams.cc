@@ -70,12 +70,12 @@ constexpr std::uint64_t kDrainTag = 2;
 constexpr std::uint64_t kClosedTag = 3;
 constexpr std::uint64_t kForeverTag = 4;
 
-// Reads of at most this many bytes with an empty buffer receive straight
-// into the result string (read(n)); readexactly(n) up to kMaxDirectExact.
-constexpr std::size_t kMaxDirectRead = 16 * 1024;
+// A readexactly(n) waiting on an empty buffer, with n past the scratch
+// buffer's size and at most this, receives straight into its result.
 constexpr std::size_t kMaxDirectExact = 1024 * 1024;
-// Free space made in the buffer before a recv() into it.
-constexpr std::size_t kReadChunk = 16 * 1024;
+// Every recv() goes to this per-thread buffer first (one per loop
+// thread), so a connection holds buffer memory only for bytes that wait.
+thread_local char tls_scratch[64 * 1024];
 constexpr double kAcceptRetryDelay = 1.0;  // asyncio's ACCEPT_RETRY_DELAY
 
 // A byte buffer: [begin_, end_) of data_ holds the bytes; no zero-filling
@@ -821,17 +821,16 @@ void StreamCore::on_readable() {
   ref();  // what the read completes may drop the last handle
   for (;;) {
     ssize_t got;
-    const bool direct = !read_list_.empty() && !rexc_ && rbuf_.empty() && n_ > 0 &&
-                        ((op_ == Op::kRead && static_cast<std::size_t>(n_) <= kMaxDirectRead) ||
-                         (op_ == Op::kExactly && static_cast<std::size_t>(n_) <= kMaxDirectExact));
-    if (direct) {
-      // Straight into the result string: no copy through the buffer.
+    const bool pending = !read_list_.empty() && !rexc_ && rbuf_.empty();
+    if (pending && op_ == Op::kExactly && static_cast<std::size_t>(n_) > sizeof tls_scratch &&
+        static_cast<std::size_t>(n_) <= kMaxDirectExact) {
+      // A large readexactly: straight into the result string.
       std::string s;
       s.resize(static_cast<std::size_t>(n_));
       got = ::recv(fd_, s.data(), s.size(), 0);
       if (got > 0) {
         s.resize(static_cast<std::size_t>(got));
-        if (op_ == Op::kRead || static_cast<std::int64_t>(got) == n_) {
+        if (static_cast<std::int64_t>(got) == n_) {
           complete_read(std::move(s));
         } else {
           rbuf_.append(s);
@@ -840,14 +839,22 @@ void StreamCore::on_readable() {
         break;
       }
     } else {
-      char* p = rbuf_.prepare(kReadChunk);
-      got = ::recv(fd_, p, rbuf_.free_space(), 0);
+      // Into the loop's scratch buffer: a read waiting on an empty buffer
+      // takes its bytes from there (one copy, into its result); the rest
+      // joins the buffer, which then holds only what is really buffered.
+      got = ::recv(fd_, tls_scratch, sizeof tls_scratch, 0);
       if (got > 0) {
-        rbuf_.commit(static_cast<std::size_t>(got));
+        const auto len = static_cast<std::size_t>(got);
+        std::size_t take = 0;
+        if (pending && n_ > 0 &&
+            (op_ == Op::kRead || (op_ == Op::kExactly && len >= static_cast<std::size_t>(n_)))) {
+          take = std::min(len, static_cast<std::size_t>(n_));
+        }
+        if (take < len) rbuf_.append(std::string_view(tls_scratch + take, len - take));
+        if (take > 0) complete_read(std::string(tls_scratch, take));
         received(0);
         break;
       }
-      rbuf_.release_if_empty();
     }
     if (got == 0) {
       got_eof();
