@@ -332,7 +332,10 @@ void BM_Asyncio_Echo(benchmark::State& state) {
         [&] { return asyncio::start_server(Echo, "127.0.0.1", 0, options); });
     Child child = StartClient(server.sockets().at(0).port, n, false);
     double seconds = 0;
+    const std::uint64_t allocs0 = heap::allocs;
     RunUntilReport(loop.native_handle(), child.report, &seconds, sizeof seconds);
+    state.counters["allocs_per_rt"] =
+        static_cast<double>(heap::allocs - allocs0) / static_cast<double>(kRoundTrips);
     FinishClient(child);
     loop.run_until_complete([&] {
       server.close();
