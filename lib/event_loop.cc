@@ -13,8 +13,10 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
+#include "asyncio/debug.h"
 #include "asyncio/task.h"
 #include "asyncio/threads.h"
 
@@ -42,6 +44,17 @@ std::string describe_exception(const std::exception_ptr& e) {
 }  // namespace
 
 namespace internal {
+
+// Debug mode's creation sites, by the address of what was created.
+struct DebugSites {
+  std::unordered_map<const void*, SourceLocation> map;
+};
+
+// Decides, before the library's first event_base, whether libevent's debug
+// mode goes on (lib/debug.cc).
+void before_event_base(bool debug);
+// ASYNCIO_CPP_DEBUG is set to a non-empty value (lib/debug.cc).
+bool debug_env_enabled();
 
 EventLoop* running_loop() noexcept { return tls_running_loop; }
 
@@ -110,6 +123,15 @@ class ThreadsafeBatch final : public ReadyNode {
   EventLoop* loop_;
 };
 
+CallbackNode::~CallbackNode() {
+  if (has_site_) loop_->forget_site(this);
+}
+
+std::string CallbackNode::describe_step() const {
+  if (!has_site_) return "callback";
+  return "callback scheduled at " + loop_->site_of(this).str();
+}
+
 void CallbackNode::cancel() {
   if (cancelled_) return;
   cancelled_ = true;
@@ -165,6 +187,7 @@ double TimerHandle::when() const {
 EventLoop::EventLoop() : EventLoop(Options()) {}
 
 EventLoop::EventLoop(Options options) {
+  internal::before_event_base(options.debug || internal::debug_env_enabled());
   base_ = event_base_new();
   if (base_ == nullptr) throw RuntimeError("event_base_new() failed");
   owns_base_ = true;
@@ -174,6 +197,7 @@ EventLoop::EventLoop(Options options) {
 EventLoop::EventLoop(event_base* base, Options options) {
   if (base == nullptr) throw RuntimeError("EventLoop: null event_base");
   base_ = base;
+  internal::before_event_base(false);  // events exist already
   init(options);
 }
 
@@ -192,6 +216,9 @@ void EventLoop::init(Options options) {
   wake_ev_ = event_new(base_, door_->wake_fd, EV_READ | EV_PERSIST,
                        &EventLoop::on_wake, this);
   event_add(wake_ev_, nullptr);
+  if (options.debug || internal::debug_env_enabled()) set_debug(true);
+  if (options.dump_tasks_signal != 0)
+    dump_tasks_on_signal(options.dump_tasks_signal);
 }
 
 EventLoop::~EventLoop() {
@@ -204,6 +231,7 @@ EventLoop::~EventLoop() {
     door_->loop = nullptr;
   }
   for (std::thread& t : shutdown_threads_) t.join();
+  set_debug(false);
   event_free(tick_ev_);
   event_free(wake_ev_);  // the door closes the eventfd when it goes
   delete spare_batch_;
@@ -255,6 +283,7 @@ void EventLoop::run_forever() {
                                         std::memory_order_acq_rel))
     throw RuntimeError("This event loop is already running");
   internal::RunningLoopScope scope(this);
+  thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   for (;;) {
     // One libevent pass is one iteration: poll I/O, then every active
     // callback (the tick runs the ready batch). After stop() the pass in
@@ -264,15 +293,28 @@ void EventLoop::run_forever() {
     if (stopping_) break;
   }
   stopping_ = false;
+  thread_id_.store(std::thread::id(), std::memory_order_relaxed);
   running_.store(false, std::memory_order_release);
 }
 
-void EventLoop::stop() { stopping_ = true; }
+void EventLoop::stop() {
+  check_thread("EventLoop::stop");
+  stopping_ = true;
+}
 
 void EventLoop::close() {
   if (running_) throw RuntimeError("Cannot close a running event loop");
   if (closed_) return;
   closed_ = true;
+  // Tasks still pending now are dropped below (cancelled without running):
+  // reported first, as asyncio reports a task destroyed while pending.
+  for (internal::FutureStateBase* t = tasks_head_; t != nullptr;
+       t = t->task_core()->next) {
+    if (!t->done())
+      call_exception_handler(ExceptionContext{
+          "Task was destroyed but it is pending!", nullptr, t->describe(),
+          t->site()});
+  }
   std::vector<absl::AnyInvocable<void()>> dropped;
   {
     std::lock_guard<std::mutex> lock(door_->mu);
@@ -284,6 +326,10 @@ void EventLoop::close() {
   dropped.clear();  // destroyed here, outside the lock, never run
   if (tick_armed_) event_del(tick_ev_);
   tick_armed_ = false;
+  if (dump_ev_ != nullptr) {
+    event_free(dump_ev_);
+    dump_ev_ = nullptr;
+  }
   armed_for_ = kNotArmed;
   internal::RunningLoopScope scope(this);
   // Timers: their nodes are discarded like queued callbacks.
@@ -370,20 +416,32 @@ const std::exception_ptr& EventLoop::closed_error() {
 
 // --- Scheduling ---------------------------------------------------------
 
-Handle EventLoop::call_soon(absl::AnyInvocable<void()> cb) {
+Handle EventLoop::call_soon(absl::AnyInvocable<void()> cb,
+                           SourceLocation where) {
   if (closed_) throw RuntimeError("Event loop is closed");
+  check_thread("EventLoop::call_soon");
   auto* node = new internal::CallbackNode(this, std::move(cb));
+  if (get_debug()) {
+    record_site(node, where);
+    node->set_has_site();
+  }
   node->add_ref();  // the queue's
   enqueue(node);
   return Handle(node);
 }
 
-TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb) {
+TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb,
+                                  SourceLocation where) {
   if (closed_) throw RuntimeError("Event loop is closed");
+  check_thread("EventLoop::call_later");
   // As asyncio: call_at(time() + delay), even for a negative delay (such a
   // timer is due at once and sorts before those due now).
   std::int64_t d = seconds_to_ns(delay);
   auto* node = new internal::TimerCallbackNode(this, std::move(cb));
+  if (get_debug()) {
+    record_site(node, where);
+    node->set_has_site();
+  }
   node->slot.when = now_ns() + d;
   node->slot.node = node;
   node->add_ref();  // the heap's
@@ -391,10 +449,16 @@ TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb) {
   return TimerHandle(node);
 }
 
-TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb) {
+TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb,
+                               SourceLocation where) {
   if (closed_) throw RuntimeError("Event loop is closed");
+  check_thread("EventLoop::call_at");
   const std::int64_t when_ns = seconds_to_ns(when);  // may throw ValueError
   auto* node = new internal::TimerCallbackNode(this, std::move(cb));
+  if (get_debug()) {
+    record_site(node, where);
+    node->set_has_site();
+  }
   node->slot.when = when_ns;
   node->slot.node = node;
   node->add_ref();  // the heap's
@@ -510,11 +574,14 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
 }
 
 void EventLoop::default_exception_handler(const ExceptionContext& context) {
+  // asyncio's default handler logs an error: one line here.
   std::string line = context.message;
-  if (!context.future.empty()) line += "\nfuture: " + context.future;
+  if (!context.future.empty()) line += "; future: " + context.future;
+  if (context.created_at.known())
+    line += " created at " + context.created_at.str();
   if (context.exception)
-    line += "\nexception: " + describe_exception(context.exception);
-  std::fprintf(stderr, "%s\n", line.c_str());
+    line += "; exception: " + describe_exception(context.exception);
+  log(LogRecord{LogLevel::kError, std::move(line), context.created_at});
 }
 
 // --- The iteration --------------------------------------------------------
@@ -574,6 +641,10 @@ void EventLoop::run_once(std::int64_t now) {
   // Run exactly what is ready now; what these schedule waits for the next
   // iteration.
   internal::ReadyNode* n = ready_.take_all();
+  if (debug_.load(std::memory_order_relaxed)) {
+    run_batch_debug(n);
+    return;
+  }
   while (n != nullptr) {
     internal::ReadyNode* next = n->next_;
     n->next_ = nullptr;
@@ -761,6 +832,103 @@ void EventLoop::unregister_task(internal::FutureStateBase* task) {
   core->prev = core->next = nullptr;
   core->registered = false;
   task->release();
+}
+
+}  // namespace asyncio
+
+// --- Debug mode -------------------------------------------------------------
+
+namespace asyncio {
+
+void EventLoop::set_debug(bool enabled) {
+  if (enabled == debug_.load(std::memory_order_relaxed)) return;
+  if (enabled && !sites_) sites_ = std::make_unique<internal::DebugSites>();
+  debug_.store(enabled, std::memory_order_relaxed);
+  internal::g_debug_loops.fetch_add(enabled ? 1 : -1, std::memory_order_relaxed);
+}
+
+void EventLoop::set_slow_callback_duration(double seconds) {
+  if (!(seconds >= 0))
+    throw ValueError("slow_callback_duration must be a number >= 0");
+  slow_ns_ = seconds_to_ns(seconds);
+}
+
+void EventLoop::check_thread_slow(const char* what) const {
+  // As asyncio: only a loop that runs has a thread to compare with.
+  if (!running_.load(std::memory_order_acquire)) return;
+  const std::thread::id owner = thread_id_.load(std::memory_order_relaxed);
+  if (owner == std::thread::id() || owner == std::this_thread::get_id()) return;
+  throw RuntimeError(
+      std::string("Non-thread-safe operation invoked on an event loop other "
+                  "than the current one: ") +
+      what);
+}
+
+void EventLoop::record_site(const void* key, SourceLocation where) {
+  if (!sites_) sites_ = std::make_unique<internal::DebugSites>();
+  sites_->map[key] = where;
+}
+
+SourceLocation EventLoop::site_of(const void* key) const {
+  if (!sites_) return SourceLocation();
+  auto it = sites_->map.find(key);
+  return it == sites_->map.end() ? SourceLocation() : it->second;
+}
+
+void EventLoop::forget_site(const void* key) noexcept {
+  if (sites_) sites_->map.erase(key);
+}
+
+// The debug-mode batch: as run_once's loop, timing each callback on the
+// real clock (asyncio's _run_once with _debug). The description is taken
+// before the callback runs: the node may be gone after.
+void EventLoop::run_batch_debug(internal::ReadyNode* n) {
+  while (n != nullptr) {
+    internal::ReadyNode* next = n->next_;
+    n->next_ = nullptr;
+    std::string what = n->describe_step();
+    const auto t0 = std::chrono::steady_clock::now();
+    in_callback_ = true;
+    n->run();
+    in_callback_ = false;
+    if (!forwarding_.empty()) drain_forwards();
+    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - t0)
+                                .count();
+    if (ns >= slow_ns_) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.3f", static_cast<double>(ns) / 1e9);
+      log(LogRecord{LogLevel::kWarning,
+                    "Executing " + what + " took " + secs + " seconds",
+                    SourceLocation()});
+    }
+    n = next;
+  }
+}
+
+void EventLoop::dump_tasks_on_signal(int signum) {
+  if (signum < 0) throw ValueError("dump_tasks_on_signal: negative signal");
+  if (closed_) throw RuntimeError("Event loop is closed");
+  if (dump_ev_ != nullptr) {
+    event_free(dump_ev_);
+    dump_ev_ = nullptr;
+  }
+  if (signum == 0) return;
+  dump_ev_ = evsignal_new(base_, signum, &EventLoop::on_dump_signal, this);
+  if (dump_ev_ == nullptr || event_add(dump_ev_, nullptr) != 0) {
+    if (dump_ev_ != nullptr) event_free(dump_ev_);
+    dump_ev_ = nullptr;
+    throw ValueError("dump_tasks_on_signal: cannot watch signal " +
+                     std::to_string(signum));
+  }
+}
+
+void EventLoop::on_dump_signal(int, short, void* arg) {
+  // libevent calls this from its loop, on the loop's thread, after its
+  // async-signal-safe handler wrote to its socketpair.
+  auto* loop = static_cast<EventLoop*>(arg);
+  internal::RunningLoopScope scope(loop);
+  dump_tasks(*loop);
 }
 
 }  // namespace asyncio

@@ -82,13 +82,27 @@ void FutureStateBase::destroy() noexcept {
     ExceptionContext ctx{
         is_task ? "Task exception was never retrieved"
                 : "Future exception was never retrieved",
-        error_, describe()};
+        error_, describe(), site()};
     loop_->report_later(std::move(ctx));
   }
+  if (flags_ & kHasSite) loop_->forget_site(this);
   delete this;
 }
 
 std::string FutureStateBase::describe() const { return "Future"; }
+
+SourceLocation FutureStateBase::site() const {
+  if (!(flags_ & kHasSite)) return SourceLocation();
+  return loop_->site_of(this);
+}
+
+std::string FutureStateBase::describe_with_site() const {
+  std::string d = describe();
+  if (flags_ & kHasSite) d += " created at " + site().str();
+  return d;
+}
+
+std::string ReadyNode::describe_step() const { return "callback"; }
 
 void FutureStateBase::run() {
   assert(false && "a leaf future state is never queued");

@@ -1040,7 +1040,10 @@ TEST(EventLoopTest, CloseWithTaskAwaitingPromiseWhoseCancelHookThrows) {
   EXPECT_NO_THROW(loop.close());
   EXPECT_TRUE(p.cancelled());
   EXPECT_TRUE(t.cancelled());
-  EXPECT_THAT(reports, ElementsAre("hook failed"));
+  // First the task still pending at close (asyncio's "Task was destroyed
+  // but it is pending!"), then the hook's failure as its cancel runs.
+  EXPECT_THAT(reports,
+              ElementsAre("Task was destroyed but it is pending!", "hook failed"));
 }
 
 TEST(EventLoopTest, DestroyingLoopWithTaskAwaitingPromiseWhoseCancelHookThrows) {
@@ -1065,7 +1068,8 @@ TEST(EventLoopTest, DestroyingLoopWithTaskAwaitingPromiseWhoseCancelHookThrows) 
     ASSERT_FALSE(t.done());
   }
   EXPECT_TRUE(hook_ran);
-  EXPECT_EQ(reports.size(), 1u);
+  // The pending task, then the hook's failure.
+  EXPECT_EQ(reports.size(), 2u);
 }
 
 TEST(EventLoopTest, CloseWithMutuallyAwaitingTasksEndsBothCancelled) {

@@ -2,6 +2,7 @@
 #ifndef ASYNCIO_ASYNCIO_H_
 #define ASYNCIO_ASYNCIO_H_
 
+#include "asyncio/debug.h"       // IWYU pragma: export
 #include "asyncio/errors.h"      // IWYU pragma: export
 #include "asyncio/event_loop.h"  // IWYU pragma: export
 #include "asyncio/future.h"      // IWYU pragma: export
@@ -13,6 +14,7 @@
 #include "asyncio/run.h"         // IWYU pragma: export
 #include "asyncio/shield.h"      // IWYU pragma: export
 #include "asyncio/sleep.h"       // IWYU pragma: export
+#include "asyncio/source_location.h"  // IWYU pragma: export
 #include "asyncio/streams.h"     // IWYU pragma: export
 #include "asyncio/task.h"        // IWYU pragma: export
 #include "asyncio/task_group.h"  // IWYU pragma: export

@@ -70,6 +70,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <climits>
@@ -85,6 +86,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "asyncio/future.h"
+#include "asyncio/source_location.h"
 
 struct event_base;
 struct event;
@@ -136,6 +138,8 @@ struct alignas(64) LoopDoor {
 
 // A piece of work an executor runs for this loop (threads.h); the loop
 // keeps the pending ones so that close() can end their futures.
+struct DebugSites;
+
 class ExecutorJob {
  public:
   ExecutorJob* prev_job = nullptr;
@@ -164,7 +168,7 @@ class CallbackNode : public ReadyNode {
  public:
   explicit CallbackNode(EventLoop* loop, absl::AnyInvocable<void()> fn)
       : loop_(loop), fn_(std::move(fn)) {}
-  virtual ~CallbackNode() = default;
+  virtual ~CallbackNode();
 
   void add_ref() noexcept { ++refs_; }
   void release() noexcept {
@@ -174,12 +178,16 @@ class CallbackNode : public ReadyNode {
   void discard() override { release(); }
   virtual void cancel();
   bool cancelled() const noexcept { return cancelled_; }
+  std::string describe_step() const override;
+  // Debug mode recorded where the callback was scheduled.
+  void set_has_site() noexcept { has_site_ = true; }
 
  protected:
   EventLoop* loop_;
   std::uint32_t refs_ = 1;
   bool cancelled_ = false;
   bool running_ = false;
+  bool has_site_ = false;
   absl::AnyInvocable<void()> fn_;
 };
 
@@ -255,6 +263,9 @@ struct ExceptionContext {
   std::string message;           // e.g. "Future exception was never retrieved"
   std::exception_ptr exception;  // may be null
   std::string future;            // "Future", "Task-3 (name)", or empty
+  // Where the future was created (asyncio's source_traceback): known in
+  // debug mode only.
+  SourceLocation created_at;
 };
 
 using ExceptionHandler =
@@ -264,6 +275,11 @@ using ExceptionHandler =
 struct EventLoopOptions {
   // Run on a virtual clock (see the file comment).
   bool virtual_clock = false;
+  // Start in debug mode (asyncio/debug.h). The environment variable
+  // ASYNCIO_CPP_DEBUG (any non-empty value) turns it on for every loop.
+  bool debug = false;
+  // Non-zero: dump_tasks() on this signal (see dump_tasks_on_signal).
+  int dump_tasks_signal = 0;
 };
 
 // asyncio::EventLoop
@@ -299,7 +315,8 @@ class EventLoop {
   // another loop runs in this thread, or stop() ended the loop first;
   // ValueError when `future` belongs to another loop.
   template <class F>
-  auto run_until_complete(F&& future);
+  auto run_until_complete(F&& future,
+                          SourceLocation where = SourceLocation::current());
 
   // EventLoop::run_forever
   //
@@ -310,6 +327,8 @@ class EventLoop {
   //
   // Finishes the current iteration, then makes run_forever() return. Called
   // before run_forever(), that call runs one iteration and returns.
+  // In debug mode, throws RuntimeError when called from a thread other than
+  // the running loop's (use call_soon_threadsafe([&] { loop.stop(); })).
   void stop();
 
   // EventLoop::close
@@ -332,22 +351,29 @@ class EventLoop {
   // EventLoop::call_soon
   //
   // Runs cb() on the next iteration, after the callbacks already queued.
-  // Precondition: !is_closed(), else throws RuntimeError.
-  Handle call_soon(absl::AnyInvocable<void()> cb);
+  // Precondition: !is_closed(), else throws RuntimeError. In debug mode,
+  // throws RuntimeError when called from a thread other than the running
+  // loop's (as do call_later, call_at and create_task), and remembers
+  // `where` for reports.
+  Handle call_soon(absl::AnyInvocable<void()> cb,
+                   SourceLocation where = SourceLocation::current());
 
   // EventLoop::call_later / call_at
   //
   // Runs cb() once `delay` has passed / at loop time `when` (seconds, as
   // time() returns). A negative delay means now. A NaN delay or time is a
   // ValueError.
-  TimerHandle call_later(double delay, absl::AnyInvocable<void()> cb);
+  TimerHandle call_later(double delay, absl::AnyInvocable<void()> cb,
+                         SourceLocation where = SourceLocation::current());
   template <class Rep, class Period>
   TimerHandle call_later(std::chrono::duration<Rep, Period> delay,
-                         absl::AnyInvocable<void()> cb) {
+                         absl::AnyInvocable<void()> cb,
+                         SourceLocation where = SourceLocation::current()) {
     return call_later(std::chrono::duration<double>(delay).count(),
-                      std::move(cb));
+                      std::move(cb), where);
   }
-  TimerHandle call_at(double when, absl::AnyInvocable<void()> cb);
+  TimerHandle call_at(double when, absl::AnyInvocable<void()> cb,
+                      SourceLocation where = SourceLocation::current());
 
   // EventLoop::call_soon_threadsafe
   //
@@ -364,7 +390,8 @@ class EventLoop {
   // Wraps `f` (a callable returning T, Future<T> or Task<T>) in a Task<T>
   // that starts on a later iteration.
   template <class F>
-  auto create_task(F&& f, std::string name = std::string());
+  auto create_task(F&& f, std::string name = std::string(),
+                   SourceLocation where = SourceLocation::current());
 
   // EventLoop::run_in_executor (defined in asyncio/threads.h)
   //
@@ -403,6 +430,37 @@ class EventLoop {
   void set_exception_handler(ExceptionHandler handler);
   void call_exception_handler(const ExceptionContext& context);
   void default_exception_handler(const ExceptionContext& context);
+
+  // EventLoop::set_debug / get_debug
+  //
+  // Debug mode (asyncio's loop.set_debug; see asyncio/debug.h for what it
+  // reports). Turning it on records where futures, tasks and callbacks are
+  // created from then on; what was created before has no site.
+  void set_debug(bool enabled);
+  bool get_debug() const noexcept {
+    return debug_.load(std::memory_order_relaxed);
+  }
+
+  // EventLoop::slow_callback_duration / set_slow_callback_duration
+  //
+  // In debug mode, a callback or task step that runs at least this long
+  // (seconds of real time; default 0.1) is logged. A negative or NaN value
+  // is a ValueError.
+  double slow_callback_duration() const noexcept {
+    return static_cast<double>(slow_ns_) / 1e9;
+  }
+  void set_slow_callback_duration(double seconds);
+
+  // EventLoop::dump_tasks_on_signal
+  //
+  // From now on, signal `signum` (default SIGUSR1) makes this loop log
+  // dump_tasks() on its own thread, between callbacks — for a program that
+  // seems hung. Installed with libevent's signal events (the handler only
+  // writes to libevent's socketpair: async-signal-safe). libevent delivers
+  // a signal to one event_base of the process (the last that added it).
+  // 0 removes it. A negative signal number is a ValueError; a loop that is
+  // closed throws RuntimeError.
+  void dump_tasks_on_signal(int signum = SIGUSR1);
 
   // EventLoop::native_handle: the libevent base, for registering the
   // application's own events.
@@ -454,6 +512,15 @@ class EventLoop {
   // iteration (at once when the loop is closed). For reports raised where
   // user code must not run, such as a dying future.
   void report_later(ExceptionContext context);
+  // Debug mode: RuntimeError when this loop runs in another thread than the
+  // caller's (asyncio's _check_thread). `what` names the operation.
+  void check_thread(const char* what) const {
+    if (debug_.load(std::memory_order_relaxed)) check_thread_slow(what);
+  }
+  // Debug mode's table of creation sites (futures, tasks, callbacks).
+  void record_site(const void* key, SourceLocation where);
+  SourceLocation site_of(const void* key) const;
+  void forget_site(const void* key) noexcept;
 
  private:
   static constexpr std::int64_t kArmedNow = INT64_MIN;
@@ -471,6 +538,9 @@ class EventLoop {
   void drain_discarded();
   void flush_reports();
   void check_can_run();
+  void check_thread_slow(const char* what) const;
+  void run_batch_debug(internal::ReadyNode* n);
+  static void on_dump_signal(int, short, void* arg);
   void heap_up(std::size_t i);
   void heap_down(std::size_t i);
   void heap_swap(std::size_t a, std::size_t b);
@@ -520,6 +590,14 @@ class EventLoop {
 
   internal::FutureStateBase* tasks_head_ = nullptr;
   internal::FutureStateBase* tasks_tail_ = nullptr;
+
+  // Debug mode. debug_ and thread_id_ are atomics because the wrong-thread
+  // check reads them on the calling thread.
+  std::atomic<bool> debug_{false};
+  std::atomic<std::thread::id> thread_id_{};
+  std::int64_t slow_ns_ = 100'000'000;
+  std::unique_ptr<internal::DebugSites> sites_;
+  event* dump_ev_ = nullptr;
 };
 
 // asyncio::get_running_loop
@@ -551,7 +629,7 @@ class RunningLoopScope {
 // --- template bodies -------------------------------------------------------
 
 template <class F>
-auto EventLoop::run_until_complete(F&& future) {
+auto EventLoop::run_until_complete(F&& future, SourceLocation where) {
   using D = std::decay_t<F>;
   if constexpr (internal::FutureLike<D>::value) {
     using T = typename internal::FutureLike<D>::value_t;
@@ -584,7 +662,8 @@ auto EventLoop::run_until_complete(F&& future) {
   } else {
     static_assert(std::is_invocable_v<D&>,
                   "run_until_complete takes a future, a task or a callable");
-    return run_until_complete(create_task(std::forward<F>(future)));
+    return run_until_complete(
+        create_task(std::forward<F>(future), std::string(), where));
   }
 }
 

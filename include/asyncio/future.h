@@ -88,6 +88,7 @@
 #include "asyncio/errors.h"
 #include "asyncio/internal/future_state.h"
 #include "asyncio/outcome.h"
+#include "asyncio/source_location.h"
 
 namespace asyncio {
 
@@ -190,13 +191,13 @@ class [[nodiscard]] Future {
   // or Outcome<U>; then() returns Future<U>. Errors and cancellation pass
   // through without calling f.
   template <class F>
-  auto then(F&& f) const;
+  auto then(F&& f, SourceLocation where = SourceLocation::current()) const;
 
   // Future<T>::then_outcome
   //
   // f takes Outcome<T> and runs on every outcome, cancellation included.
   template <class F>
-  auto then_outcome(F&& f) const;
+  auto then_outcome(F&& f, SourceLocation where = SourceLocation::current()) const;
 
   // Future<T>::catch_error<E>
   //
@@ -204,7 +205,7 @@ class [[nodiscard]] Future {
   // returns T, Future<T> or Outcome<T>; other outcomes pass through.
   // catch_error<CancelledError> catches cancellation.
   template <class E, class F>
-  Future<T> catch_error(F&& f) const;
+  Future<T> catch_error(F&& f, SourceLocation where = SourceLocation::current()) const;
 
   // Future<T>::finally
   //
@@ -212,7 +213,7 @@ class [[nodiscard]] Future {
   // The original outcome then passes through, unless f failed, in which
   // case its error does.
   template <class F>
-  Future<T> finally(F&& f) const;
+  Future<T> finally(F&& f, SourceLocation where = SourceLocation::current()) const;
 
  private:
   friend struct internal::FutureAccess;
@@ -246,9 +247,11 @@ class Promise {
  public:
   // Promise on the running loop. Throws RuntimeError when no loop runs in
   // this thread.
-  Promise();
+  // NOLINTNEXTLINE: also the default constructor
+  Promise(SourceLocation where = SourceLocation::current());
   // Promise on `loop` (which need not be running).
-  explicit Promise(EventLoop& loop);
+  explicit Promise(EventLoop& loop,
+                   SourceLocation where = SourceLocation::current());
   Promise(Promise&& other) noexcept;
   Promise& operator=(Promise&& other) noexcept;
   Promise(const Promise&) = delete;

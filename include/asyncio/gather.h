@@ -119,6 +119,7 @@ class GatherState : public CombinatorState<R> {
  public:
   GatherState(EventLoop* loop, bool return_exceptions)
       : CombinatorState<R>(loop), return_exceptions_(return_exceptions) {}
+  std::string describe() const override { return "gather"; }
 
   // Position `pos` of the arguments stands for `child` (already converted
   // with ensure_future and holding no reference for us yet). Call in

@@ -31,6 +31,12 @@ namespace asyncio {
 struct RunOptions {
   // Run on a virtual clock (see EventLoop::Options).
   bool virtual_clock = false;
+  // Run the loop in debug mode (asyncio.run(debug=True); asyncio/debug.h).
+  // false leaves it to the ASYNCIO_CPP_DEBUG environment variable.
+  bool debug = false;
+  // Non-zero: dump_tasks() on this signal, e.g. SIGUSR1
+  // (EventLoop::dump_tasks_on_signal).
+  int dump_tasks_signal = 0;
 };
 
 namespace internal {
@@ -43,10 +49,12 @@ void check_no_running_loop();
 
 // asyncio::run
 template <class F>
-auto run(F&& main, RunOptions options = RunOptions()) {
+auto run(F&& main, RunOptions options = RunOptions(),
+         SourceLocation where = SourceLocation::current()) {
   internal::check_no_running_loop();
-  EventLoop loop(EventLoop::Options{options.virtual_clock});
-  auto task = loop.create_task(std::forward<F>(main));
+  EventLoop loop(EventLoop::Options{options.virtual_clock, options.debug,
+                                    options.dump_tasks_signal});
+  auto task = loop.create_task(std::forward<F>(main), std::string(), where);
   using T = typename internal::FutureLike<decltype(task)>::value_t;
   auto finish = [&loop] {
     internal::shutdown(loop);

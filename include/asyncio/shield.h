@@ -38,6 +38,7 @@ template <class T>
 class ShieldState final : public CombinatorState<T> {
  public:
   explicit ShieldState(EventLoop* loop) : CombinatorState<T>(loop) {}
+  std::string describe() const override { return "shield"; }
 
   void on_child_done(std::size_t) override {
     auto* inner = static_cast<FutureState<T>*>(this->slot(0).child());

@@ -18,7 +18,9 @@
 #define ASYNCIO_SLEEP_H_
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -50,6 +52,15 @@ class SleepState final : public FutureState<R>, private SleepValue<R> {
     slot_.node = this;
     this->add_ref();  // the heap's reference
     loop->add_timer(&slot_);
+  }
+
+  // "sleep, due at 3.000 (in 1.500 s)" (loop time, seconds).
+  std::string describe() const override {
+    char buf[96];
+    const double when = static_cast<double>(slot_.when) / 1e9;
+    std::snprintf(buf, sizeof buf, "sleep, due at %.3f (in %.3f s)", when,
+                  when - this->loop_->time());
+    return buf;
   }
 
   // The timer is due (the loop moved it to the ready queue).
@@ -86,7 +97,7 @@ class SleepState final : public FutureState<R>, private SleepValue<R> {
 };
 
 template <class R, class... A>
-Future<R> make_sleep(double delay, A&&... value) {
+Future<R> make_sleep(SourceLocation where, double delay, A&&... value) {
   EventLoop* loop = running_loop_or_throw();
   std::int64_t d = EventLoop::seconds_to_ns(delay);
   if (d <= 0) {
@@ -96,6 +107,7 @@ Future<R> make_sleep(double delay, A&&... value) {
     return f;
   }
   auto* s = new SleepState<R>(loop, loop->now_ns() + d, std::forward<A>(value)...);
+  if (debug_active()) debug_note_created(s, where);
   return FutureAccess::adopt<R>(s);
 }
 
@@ -104,12 +116,14 @@ Future<R> make_sleep(double delay, A&&... value) {
 // asyncio::sleep
 //
 // Completes after `delay` seconds (or a std::chrono duration).
-inline Future<void> sleep(double delay) {
-  return internal::make_sleep<void>(delay);
+inline Future<void> sleep(double delay,
+                          SourceLocation where = SourceLocation::current()) {
+  return internal::make_sleep<void>(where, delay);
 }
 template <class Rep, class Period>
-Future<void> sleep(std::chrono::duration<Rep, Period> delay) {
-  return sleep(std::chrono::duration<double>(delay).count());
+Future<void> sleep(std::chrono::duration<Rep, Period> delay,
+                   SourceLocation where = SourceLocation::current()) {
+  return sleep(std::chrono::duration<double>(delay).count(), where);
 }
 
 // asyncio::sleep(delay, result)
@@ -117,15 +131,17 @@ Future<void> sleep(std::chrono::duration<Rep, Period> delay) {
 // Completes with `result` after `delay`. sleep(1, "done") is a
 // Future<std::string>.
 template <class R>
-Future<internal::stored_t<R>> sleep(double delay, R&& result) {
-  return internal::make_sleep<internal::stored_t<R>>(delay,
+Future<internal::stored_t<R>> sleep(
+    double delay, R&& result, SourceLocation where = SourceLocation::current()) {
+  return internal::make_sleep<internal::stored_t<R>>(where, delay,
                                                     std::forward<R>(result));
 }
 template <class Rep, class Period, class R>
-Future<internal::stored_t<R>> sleep(std::chrono::duration<Rep, Period> delay,
-                                    R&& result) {
+Future<internal::stored_t<R>> sleep(
+    std::chrono::duration<Rep, Period> delay, R&& result,
+    SourceLocation where = SourceLocation::current()) {
   return sleep(std::chrono::duration<double>(delay).count(),
-               std::forward<R>(result));
+               std::forward<R>(result), where);
 }
 
 }  // namespace asyncio

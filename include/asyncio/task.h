@@ -147,8 +147,10 @@ class AnyTask {
 // loop.create_task() on the running loop. Throws RuntimeError when no loop
 // runs in this thread.
 template <class F>
-auto create_task(F&& f, std::string name = std::string()) {
-  return get_running_loop().create_task(std::forward<F>(f), std::move(name));
+auto create_task(F&& f, std::string name = std::string(),
+                 SourceLocation where = SourceLocation::current()) {
+  return get_running_loop().create_task(std::forward<F>(f), std::move(name),
+                                        where);
 }
 
 // asyncio::ensure_future
@@ -184,7 +186,7 @@ std::vector<AnyTask> all_tasks();
 std::vector<AnyTask> all_tasks(EventLoop& loop);
 
 template <class F>
-auto EventLoop::create_task(F&& f, std::string name) {
+auto EventLoop::create_task(F&& f, std::string name, SourceLocation where) {
   using Fn = std::decay_t<F>;
   if constexpr (internal::FutureLike<Fn>::value) {
     static_assert(!internal::FutureLike<Fn>::value,
@@ -198,8 +200,13 @@ auto EventLoop::create_task(F&& f, std::string name) {
     using R = std::decay_t<std::invoke_result_t<Fn&>>;
     using T = internal::continuation_value_t<R>;
     if (closed_) throw RuntimeError("Event loop is closed");
+    check_thread("EventLoop::create_task");
     auto* st = new internal::TaskState<T, Fn>(this, Fn(std::forward<F>(f)),
                                               std::move(name));
+    if (get_debug()) {
+      record_site(st, where);
+      st->set_has_site();
+    }
     register_task(st);
     st->add_ref();  // the ready queue's reference, for the first step
     enqueue(st);

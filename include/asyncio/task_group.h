@@ -130,7 +130,8 @@ class TaskGroup {
   // ("TaskGroup is finished" once it ended or is ending with no child left,
   // "TaskGroup is shutting down" after a failure or a cancellation).
   template <class F>
-  auto create_task(F&& f, std::string name = std::string()) const;
+  auto create_task(F&& f, std::string name = std::string(),
+                   SourceLocation where = SourceLocation::current()) const;
 
  private:
   friend struct internal::TaskGroupAccess;
@@ -157,10 +158,12 @@ struct TaskGroupAccess {
 }  // namespace internal
 
 template <class F>
-auto TaskGroup::create_task(F&& f, std::string name) const {
+auto TaskGroup::create_task(F&& f, std::string name,
+                            SourceLocation where) const {
   internal::TaskGroupCore* core = checked();
   core->check_can_create();
-  auto task = core->self()->loop()->create_task(std::forward<F>(f), std::move(name));
+  auto task = core->self()->loop()->create_task(std::forward<F>(f),
+                                                std::move(name), where);
   core->add_child(internal::FutureAccess::state(task));
   return task;
 }

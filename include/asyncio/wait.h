@@ -414,6 +414,7 @@ class WaitState final : public ChildSet<TimedCombinator<WaitResult<T>>> {
  public:
   WaitState(EventLoop* loop, ReturnWhen when)
       : ChildSet<TimedCombinator<WaitResult<T>>>(loop), when_(when) {}
+  std::string describe() const override { return "wait"; }
 
   // After watch_children(): counts what must report.
   void start(std::optional<std::int64_t> deadline) {
@@ -493,6 +494,7 @@ Future<WaitResult<awaitable_value_t<A>>> wait_impl(
 template <class T>
 class WaitForState final : public TimedCombinator<T> {
  public:
+  std::string describe() const override { return "wait_for"; }
   WaitForState(EventLoop* loop, FutureState<T>* child)
       : TimedCombinator<T>(loop) {
     this->init_slots(1);
@@ -609,6 +611,7 @@ class AsCompletedState final : public ChildSet<TimedCombinator<void>> {
  public:
   explicit AsCompletedState(EventLoop* loop)
       : ChildSet<TimedCombinator<void>>(loop) {}
+  std::string describe() const override { return "as_completed"; }
 
   // After watch_children(): one output per distinct child.
   std::vector<Future<T>> start(std::optional<std::int64_t> deadline) {

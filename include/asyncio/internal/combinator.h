@@ -134,6 +134,16 @@ class CombinatorState : public FutureState<T>, public CombinatorBase {
   explicit CombinatorState(EventLoop* loop) : FutureState<T>(loop) {}
 
   FutureStateBase* self() noexcept final { return this; }
+  std::string describe() const override { return "combinator"; }
+
+  // The children this combinator still watches (dump_tasks()).
+  void for_each_awaited(
+      absl::FunctionRef<void(FutureStateBase*)> fn) const override {
+    for (std::size_t i = 0; i < this->nslots(); ++i) {
+      const ChildSlot& s = const_cast<CombinatorState*>(this)->slot(i);
+      if (s.attached() && s.child() != nullptr) fn(s.child());
+    }
+  }
 
   // Completes with the loop-closed cancellation when the loop discarded a
   // slot (the loop is closed: nothing will answer any more).

@@ -417,6 +417,12 @@ class ThenNode final : public StageState<U> {
     this->flags_ |= FutureStateBase::kFrame;
   }
 
+  // "continuation in Task-3" (the task whose code created it).
+  std::string describe() const override {
+    if (this->owner() == nullptr) return "continuation";
+    return "continuation in " + this->owner()->describe();
+  }
+
   void run() override {
     FutureStateBase* w = this->take_waiting();
     {
@@ -512,9 +518,11 @@ struct CatchKind {
 };
 
 template <class T, class U, class Kind>
-Future<U> make_stage(FutureState<T>* up, Kind&& kind) {
+Future<U> make_stage(FutureState<T>* up, Kind&& kind, SourceLocation where) {
+  if (debug_active()) debug_check_thread(up->loop(), "Future::then");
   auto* node = new ThenNode<T, U, std::decay_t<Kind>>(up->loop(),
                                                       std::forward<Kind>(kind));
+  if (debug_active()) debug_note_created(node, where);
   up->add_ref();
   node->wait_on(up);
   return FutureAccess::adopt<U>(node);
@@ -554,6 +562,7 @@ class DoneCallbackNode final : public ReadyNode {
 // Attaches f (called as f(st)) as a done-callback of `st`; returns its id.
 template <class F>
 std::uint64_t add_done_callback_node(FutureStateBase* st, F&& f) {
+  if (debug_active()) debug_check_thread(st->loop(), "add_done_callback");
   auto* node = new DoneCallbackNode<std::decay_t<F>>(st, std::forward<F>(f));
   st->add_ref();  // the node's, while it waits and runs
   const std::uint64_t id = node->callback_id();
@@ -679,7 +688,10 @@ Outcome<T> Future<T>::outcome() const {
 
 template <class T>
 bool Future<T>::cancel(const std::string& msg) const {
-  return checked()->cancel(msg);
+  internal::FutureState<T>* s = checked();
+  if (internal::debug_active())
+    internal::debug_check_thread(s->loop(), "Future::cancel");
+  return s->cancel(msg);
 }
 
 template <class T>
@@ -710,29 +722,30 @@ EventLoop& Future<T>::get_loop() const {
 
 template <class T>
 template <class F>
-auto Future<T>::then(F&& f) const {
+auto Future<T>::then(F&& f, SourceLocation where) const {
   using Fn = std::decay_t<F>;
   using R = internal::then_result_t<T, Fn>;
   using U = internal::continuation_value_t<R>;
   return internal::make_stage<T, U>(
-      checked(), internal::ThenKind<T, Fn>{Fn(std::forward<F>(f))});
+      checked(), internal::ThenKind<T, Fn>{Fn(std::forward<F>(f))}, where);
 }
 
 template <class T>
 template <class F>
-auto Future<T>::then_outcome(F&& f) const {
+auto Future<T>::then_outcome(F&& f, SourceLocation where) const {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&, Outcome<T>&&>,
                 "then_outcome's continuation takes Outcome<T>");
   using R = std::invoke_result_t<Fn&, Outcome<T>&&>;
   using U = internal::continuation_value_t<R>;
   return internal::make_stage<T, U>(
-      checked(), internal::ThenOutcomeKind<T, Fn>{Fn(std::forward<F>(f))});
+      checked(), internal::ThenOutcomeKind<T, Fn>{Fn(std::forward<F>(f))},
+      where);
 }
 
 template <class T>
 template <class E, class F>
-Future<T> Future<T>::catch_error(F&& f) const {
+Future<T> Future<T>::catch_error(F&& f, SourceLocation where) const {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&, const E&>,
                 "catch_error<E>'s handler takes const E&");
@@ -740,12 +753,12 @@ Future<T> Future<T>::catch_error(F&& f) const {
   static_assert(std::is_same_v<internal::continuation_value_t<R>, T>,
                 "catch_error's handler returns T, Future<T> or Outcome<T>");
   return internal::make_stage<T, T>(
-      checked(), internal::CatchKind<T, E, Fn>{Fn(std::forward<F>(f))});
+      checked(), internal::CatchKind<T, E, Fn>{Fn(std::forward<F>(f))}, where);
 }
 
 template <class T>
 template <class F>
-Future<T> Future<T>::finally(F&& f) const {
+Future<T> Future<T>::finally(F&& f, SourceLocation where) const {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&>, "finally's callable takes nothing");
   using R = std::decay_t<std::invoke_result_t<Fn&>>;
@@ -765,18 +778,23 @@ Future<T> Future<T>::finally(F&& f) const {
                 return std::move(o);
               });
         }
-      });
+      },
+      where);
 }
 
 // --- Promise<T> -------------------------------------------------------------
 
 template <class T>
-Promise<T>::Promise()
-    : state_(new internal::PromiseState<T>(internal::running_loop_or_throw())) {}
+Promise<T>::Promise(SourceLocation where)
+    : state_(new internal::PromiseState<T>(internal::running_loop_or_throw())) {
+  if (internal::debug_active()) internal::debug_note_created(state_, where);
+}
 
 template <class T>
-Promise<T>::Promise(EventLoop& loop)
-    : state_(new internal::PromiseState<T>(&loop)) {}
+Promise<T>::Promise(EventLoop& loop, SourceLocation where)
+    : state_(new internal::PromiseState<T>(&loop)) {
+  if (internal::debug_active()) internal::debug_note_created(state_, where);
+}
 
 template <class T>
 Promise<T>::Promise(Promise&& other) noexcept : state_(other.state_) {
@@ -818,6 +836,8 @@ template <class T>
 template <class... A>
 void Promise<T>::set_result(A&&... value) {
   internal::PromiseState<T>* s = checked();
+  if (internal::debug_active())
+    internal::debug_check_thread(s->loop(), "Promise::set_result");
   if (s->done()) internal::throw_invalid_state("invalid state: future is done");
   s->hook_ = nullptr;
   s->set_value(std::forward<A>(value)...);
@@ -826,6 +846,8 @@ void Promise<T>::set_result(A&&... value) {
 template <class T>
 void Promise<T>::set_exception(std::exception_ptr e) {
   internal::PromiseState<T>* s = checked();
+  if (internal::debug_active())
+    internal::debug_check_thread(s->loop(), "Promise::set_exception");
   if (s->done()) internal::throw_invalid_state("invalid state: future is done");
   if (!e) internal::throw_invalid_state("set_exception needs an exception");
   s->hook_ = nullptr;

@@ -39,6 +39,7 @@
 #ifndef ASYNCIO_INTERNAL_FUTURE_STATE_H_
 #define ASYNCIO_INTERNAL_FUTURE_STATE_H_
 
+#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <exception>
@@ -49,6 +50,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "asyncio/errors.h"
+#include "asyncio/source_location.h"
 
 namespace asyncio {
 
@@ -74,6 +76,10 @@ class ReadyNode {
   // takes its outcome in the same step (see "Forwarding" above). Asked only
   // of the waiters of a state that has such a waiter.
   virtual bool forwards() const { return false; }
+  // What this node runs, for debug mode's slow-callback report ("callback
+  // created at file:line", "Task-3 created at ..."). Only called in debug
+  // mode, before run().
+  virtual std::string describe_step() const;
 
   ReadyNode* next_ = nullptr;
 
@@ -206,8 +212,25 @@ class FutureStateBase : public ReadyNode {
 
   // Type-erased task access (AnyTask); nullptr for plain futures.
   virtual TaskCore* task_core() noexcept { return nullptr; }
-  // How the exception handler names this future ("Future", "Task-3").
+  // How the exception handler names this future ("Future", "Task-3");
+  // a waiting operation says what it waits for ("sleep", "Queue.get").
   virtual std::string describe() const;
+  // The futures a combinator (gather, wait, shield, ...) waits on now, for
+  // dump_tasks(); nothing for other states.
+  virtual void for_each_awaited(
+      absl::FunctionRef<void(FutureStateBase*)> fn) const {
+    (void)fn;
+  }
+  // Where this future was created: known only for futures created while
+  // their loop was in debug mode (kept in the loop's debug table, not here).
+  SourceLocation site() const;
+  bool has_site() const noexcept { return (flags_ & kHasSite) != 0; }
+  void set_has_site() noexcept { flags_ |= kHasSite; }
+  // describe() and, when known, " created at file:line".
+  std::string describe_with_site() const;
+  std::string describe_step() const override { return describe_with_site(); }
+  // A task whose first step has run.
+  bool started() const noexcept { return (flags_ & kStarted) != 0; }
 
   // Leaf states are never queued; nodes and timer-backed states override.
   void run() override;
@@ -226,6 +249,7 @@ class FutureStateBase : public ReadyNode {
     kHasForward = 256,   // some waiter in the callback list forwards
     kForwardWait = 512,  // this stage or task forwards from what it awaits
     kSeen = 1024,        // combinator scratch mark (duplicate arguments)
+    kHasSite = 2048,     // debug mode recorded the creation site (loop table)
   };
 
   virtual ~FutureStateBase();
@@ -280,6 +304,20 @@ class CurrentTaskScope {
  private:
   FutureStateBase* saved_;
 };
+
+// Debug mode (asyncio/debug.h). g_debug_loops counts the loops with debug
+// mode on, so that template code pays one relaxed load and a predictable
+// branch when none is: `if (debug_active()) ...`. The hooks check the
+// loop's own flag.
+extern std::atomic<int> g_debug_loops;
+inline bool debug_active() noexcept {
+  return g_debug_loops.load(std::memory_order_relaxed) != 0;
+}
+// Records where `s` was created, when its loop is in debug mode.
+void debug_note_created(FutureStateBase* s, SourceLocation where);
+// RuntimeError when `loop` is in debug mode and runs in another thread
+// (asyncio's _check_thread); `what` names the operation.
+void debug_check_thread(EventLoop* loop, const char* what);
 
 // Loop access for template code (keeps event_loop.h out of future.h).
 EventLoop* running_loop_or_throw();

@@ -82,6 +82,9 @@ class LockCore final : public PrimitiveCore {
 
   // Unlinks `w` and releases the list's reference.
   void waiter_cancelled(WaiterBase* w) override;
+  std::string describe_waiter(const WaiterBase*) const override {
+    return "Lock.acquire";
+  }
   // A waiter handed the lock was cancelled before its task resumed: it will
   // never release the lock, so the lock goes to the next waiter.
   void waiter_dropped(WaiterBase* w) override;
@@ -107,6 +110,9 @@ class EventCore final : public PrimitiveCore {
   bool is_set() const noexcept { return set_; }
 
   void waiter_cancelled(WaiterBase* w) override;
+  std::string describe_waiter(const WaiterBase*) const override {
+    return "Event.wait";
+  }
   void waiter_dropped(WaiterBase*) override {}  // nothing was handed over
 
  protected:
@@ -139,6 +145,9 @@ class ConditionCore final : public PrimitiveCore {
 
   // Unlinks `w` (a CondWait in this FIFO) and releases the list's reference.
   void waiter_cancelled(WaiterBase* w) override;
+  std::string describe_waiter(const WaiterBase*) const override {
+    return "Condition.wait";
+  }
   void waiter_dropped(WaiterBase*) override {}  // CondWait passes on itself
 
  protected:
@@ -177,6 +186,7 @@ class CondWait final : public FutureState<void>, public WaiterBase {
   CondWait(EventLoop* loop, ConditionCore* cond);
 
   FutureStateBase* state() noexcept override { return this; }
+  std::string describe() const override { return "Condition.wait"; }
 
   // notify() took it out of the condition's FIFO (the list's reference
   // passes to this call, which releases it).
@@ -222,6 +232,9 @@ class SemaphoreCore final : public PrimitiveCore {
   bool locked() const noexcept { return value_ == 0 || !waiters_.empty(); }
 
   void waiter_cancelled(WaiterBase* w) override;
+  std::string describe_waiter(const WaiterBase*) const override {
+    return "Semaphore.acquire";
+  }
   void waiter_dropped(WaiterBase* w) override;
 
  protected:
@@ -266,6 +279,9 @@ class BarrierCore final : public PrimitiveCore {
 
   // A waiter cancelled while it waited leaves the barrier (count_ - 1).
   void waiter_cancelled(WaiterBase* w) override;
+  std::string describe_waiter(const WaiterBase*) const override {
+    return "Barrier.wait";
+  }
   // Released, then cancelled before its task resumed: the others are
   // released all the same; nothing to pass on.
   void waiter_dropped(WaiterBase*) override {}

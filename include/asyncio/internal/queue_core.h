@@ -151,6 +151,16 @@ class QueueCoreBase : public WaiterOwner {
  public:
   // What WaiterBase::tag says a waiter is.
   enum WaiterKind : std::uint64_t { kGetter = 0, kPutter = 1, kJoiner = 2 };
+  std::string describe_waiter(const WaiterBase* w) const override {
+    switch (w->tag) {
+      case kGetter:
+        return "Queue.get";
+      case kPutter:
+        return "Queue.put";
+      default:
+        return "Queue.join";
+    }
+  }
   enum class Shutdown : std::uint8_t { kAlive, kShutDown, kImmediate };
 
   explicit QueueCoreBase(std::size_t maxsize) noexcept : maxsize_(maxsize) {}

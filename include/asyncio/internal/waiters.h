@@ -29,6 +29,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "asyncio/event_loop.h"
@@ -56,6 +57,12 @@ class WaiterOwner {
   // A waiter that was handed something was cancelled before its task
   // resumed: pass that on.
   virtual void waiter_dropped(WaiterBase* w) = 0;
+  // What a waiter of this primitive waits for ("Lock.acquire",
+  // "Queue.get"), for dump_tasks().
+  virtual std::string describe_waiter(const WaiterBase* w) const {
+    (void)w;
+    return "waiter";
+  }
 
   // The loop this primitive is bound to: the running loop at its first use
   // (asyncio binds a primitive to a loop the same way). Using it from
@@ -179,6 +186,9 @@ class Waiter final : public FutureState<T>, public WaiterBase {
 
   FutureStateBase* state() noexcept override { return this; }
   WaiterOwner* owner() const noexcept { return owner_; }
+  std::string describe() const override {
+    return owner_->describe_waiter(this);
+  }
 
   // The handed-over value, to move back out in waiter_dropped (a result
   // the waiting task never read). Not for void.
