@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace {
@@ -248,6 +249,34 @@ TEST(SamplesTest, QueueWorkersSleepInParallel) {
   for (std::string line; std::getline(in2, line);) lines2.push_back(line);
   ASSERT_EQ(lines2.size(), 23u);
   EXPECT_EQ(lines2[22], lines[22]);
+}
+
+// The debug sample's reports go to stderr (the default log handler): run
+// with stderr merged into stdout and look for each report.
+TEST(SamplesTest, DebugShowsSlowCallbackNeverRetrievedAndTaskDump) {
+  using ::testing::HasSubstr;
+  RunResult r = RunSample("debug", "2>&1");
+  ExpectExitedCleanly(r);
+  EXPECT_THAT(r.out, HasSubstr("debug mode: on\n"));
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex(R"(asyncio WARNING: Executing callback scheduled at )"
+                        R"([^ ]*samples/debug\.cc:[0-9]+ took 0\.[0-9]{3} seconds\n)")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex(R"(asyncio ERROR: Task exception was never retrieved; )"
+                        R"(future: fetcher created at [^ ]*samples/debug\.cc:[0-9]+; )"
+                        R"(exception: connection refused\n)")))
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr("asyncio INFO: Task dump: 4 pending tasks at loop time "));
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex(R"(\nconsumer \(pending\) created at [^ ]*samples/debug\.cc:[0-9]+, )"
+                        R"(waiting on Queue\.get\n)")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex(R"(\nwaiter \(pending\) created at [^ ]*debug\.cc:[0-9]+, )"
+                        R"(waiting on watchdog\n  watchdog \(pending\) created at )")))
+      << r.out;
+  EXPECT_THAT(r.out, HasSubstr("done\n"));
 }
 
 TEST(SamplesTest, QueueRejectsABadSeed) {
