@@ -200,10 +200,11 @@ auto EventLoop::create_task(F&& f, std::string name, SourceLocation where) {
     using R = std::decay_t<std::invoke_result_t<Fn&>>;
     using T = internal::continuation_value_t<R>;
     if (closed_) throw RuntimeError("Event loop is closed");
-    check_thread("EventLoop::create_task");
+    const bool debug = get_debug();
+    if (debug) check_thread("EventLoop::create_task");
     auto* st = new internal::TaskState<T, Fn>(this, Fn(std::forward<F>(f)),
                                               std::move(name));
-    if (get_debug()) {
+    if (debug) {
       record_site(st, where);
       st->set_has_site();
     }
