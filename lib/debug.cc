@@ -63,6 +63,17 @@ void debug_note_created(FutureStateBase* s, SourceLocation where) {
   s->set_has_site();
 }
 
+void debug_stage_created(FutureStateBase* s, SourceLocation where,
+                         const char* what) {
+  try {
+    s->loop()->check_thread(what);
+  } catch (...) {
+    s->release();  // never waited on anything: just freed
+    throw;
+  }
+  debug_note_created(s, where);
+}
+
 void debug_check_thread(EventLoop* loop, const char* what) {
   loop->check_thread(what);
 }

@@ -75,6 +75,13 @@ std::uint64_t next_callback_id() {
 FutureStateBase::~FutureStateBase() { assert(callbacks_tail_ == nullptr); }
 
 void FutureStateBase::destroy() noexcept {
+  // One test on the success path: kException and a recorded site each set
+  // a flag here.
+  if (flags_ & (kHoldsException | kHasSite)) destroy_slow();
+  delete this;
+}
+
+void FutureStateBase::destroy_slow() noexcept {
   if (state_ == State::kException && !(flags_ & (kRetrieved | kErrorIsCancel))) {
     // asyncio reports this from __del__; we hand it to the loop, which runs
     // the exception handler on its next iteration (never from here).
@@ -86,7 +93,6 @@ void FutureStateBase::destroy() noexcept {
     loop_->report_later(std::move(ctx));
   }
   if (flags_ & kHasSite) loop_->forget_site(this);
-  delete this;
 }
 
 std::string FutureStateBase::describe() const { return "Future"; }
@@ -146,6 +152,7 @@ void FutureStateBase::set_exception(std::exception_ptr e) {
   const bool is_cancel = is_cancelled_error(e);
   assert(state_ == State::kPending);
   state_ = State::kException;
+  flags_ |= kHoldsException;
   error_ = std::move(e);
   if (is_cancel) flags_ |= kErrorIsCancel;
   schedule_callbacks();
@@ -154,6 +161,7 @@ void FutureStateBase::set_exception(std::exception_ptr e) {
 void FutureStateBase::set_cancel_exception(std::exception_ptr e) {
   assert(state_ == State::kPending);
   state_ = State::kException;
+  flags_ |= kHoldsException;
   error_ = std::move(e);
   flags_ |= kErrorIsCancel;
   schedule_callbacks();
@@ -166,6 +174,7 @@ void FutureStateBase::set_error(std::exception_ptr e, bool is_cancel) {
   }
   assert(state_ == State::kPending);
   state_ = State::kException;
+  flags_ |= kHoldsException;
   error_ = std::move(e);
   schedule_callbacks();
 }

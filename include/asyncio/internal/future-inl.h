@@ -519,11 +519,11 @@ struct CatchKind {
 
 template <class T, class U, class Kind>
 Future<U> make_stage(FutureState<T>* up, Kind&& kind, SourceLocation where) {
-  const bool debug = debug_active();  // one load; off: two untaken branches
-  if (debug) debug_check_thread(up->loop(), "Future::then");
   auto* node = new ThenNode<T, U, std::decay_t<Kind>>(up->loop(),
                                                       std::forward<Kind>(kind));
-  if (debug) debug_note_created(node, where);
+  // Debug off: one untaken branch. On: the wrong-thread check (which frees
+  // the new stage before it throws) and the creation site.
+  if (debug_active()) debug_stage_created(node, where, "Future::then");
   up->add_ref();
   node->wait_on(up);
   return FutureAccess::adopt<U>(node);

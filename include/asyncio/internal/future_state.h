@@ -250,6 +250,7 @@ class FutureStateBase : public ReadyNode {
     kForwardWait = 512,  // this stage or task forwards from what it awaits
     kSeen = 1024,        // combinator scratch mark (duplicate arguments)
     kHasSite = 2048,     // debug mode recorded the creation site (loop table)
+    kHoldsException = 4096,  // state_ is kException (for destroy()'s one test)
   };
 
   virtual ~FutureStateBase();
@@ -283,6 +284,7 @@ class FutureStateBase : public ReadyNode {
 
  private:
   void destroy() noexcept;
+  void destroy_slow() noexcept;
   void schedule_callbacks();
   ReadyNode* unlink_callback_if(absl::FunctionRef<bool(ReadyNode*)> match);
 };
@@ -315,6 +317,10 @@ inline bool debug_active() noexcept {
 }
 // Records where `s` was created, when its loop is in debug mode.
 void debug_note_created(FutureStateBase* s, SourceLocation where);
+// A new then-stage (not yet waiting, one reference): the wrong-thread check
+// (on failure the stage is released, then RuntimeError), then its site.
+void debug_stage_created(FutureStateBase* s, SourceLocation where,
+                         const char* what);
 // RuntimeError when `loop` is in debug mode and runs in another thread
 // (asyncio's _check_thread); `what` names the operation.
 void debug_check_thread(EventLoop* loop, const char* what);
