@@ -162,14 +162,19 @@ TEST_F(DebugTest, SlowTimerCallbackAndContinuationAreReported) {
   loop.set_slow_callback_duration(0);
   const int timer_line = __LINE__ + 1;
   loop.call_later(1.0, [] {});
+  const int promise_line = __LINE__ + 1;
   Promise<int> p(loop);
   const int then_line = __LINE__ + 1;
   Future<int> f = p.get_future().then([](int v) { return v + 1; });
+  p.get_future().add_done_callback([] {});
   p.set_result(1);
   loop.call_later(2.0, [&] { loop.stop(); });
   loop.run_forever();
   EXPECT_THAT(Matching("Executing callback scheduled at " + Site(timer_line)), SizeIs(1));
   EXPECT_THAT(Matching("Executing continuation created at " + Site(then_line)),
+              SizeIs(1));
+  EXPECT_THAT(Matching("Executing done-callback of Future created at " +
+                       Site(promise_line)),
               SizeIs(1));
   EXPECT_EQ(f.result(), 2);
 }

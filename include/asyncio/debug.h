@@ -113,6 +113,10 @@ const char* log_level_name(LogLevel level);
 // combinator and its children ("gather of 2: Task-3, Task-4"), or a plain
 // future with its creation site. A task several tasks wait on is listed
 // under the first and named "(listed above)" under the others.
+// A waiting operation describes itself through its future state's virtual
+// describe() (internal/future_state.h): sleep, the queue and lock waiters
+// and the combinators do; a new kind of wait (a socket read) adds its own
+// override, at no cost per future.
 // Loop thread only.
 std::string format_tasks(EventLoop& loop);
 

@@ -30,7 +30,8 @@ struct SourceLocation {
   // SourceLocation::current: the caller's location when used as a default
   // argument.
   static constexpr SourceLocation current(
-      const char* file = __builtin_FILE(), int line = __builtin_LINE()) noexcept {
+      const char* file = __builtin_FILE(),
+      int line = __builtin_LINE()) noexcept {
     return SourceLocation{file, line};
   }
 

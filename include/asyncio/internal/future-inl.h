@@ -553,6 +553,9 @@ class DoneCallbackNode final : public ReadyNode {
     delete this;
   }
   std::uint64_t callback_id() const override { return id_; }
+  std::string describe_step() const override {
+    return "done-callback of " + st_->describe_with_site();
+  }
 
  private:
   FutureStateBase* st_;
