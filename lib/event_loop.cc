@@ -123,14 +123,17 @@ class ThreadsafeBatch final : public ReadyNode {
   EventLoop* loop_;
 };
 
-CallbackNode::~CallbackNode() {
-  if (has_site_) loop_->forget_site(this);
-}
-
-std::string CallbackNode::describe_step() const {
-  if (!has_site_) return "callback";
-  return "callback scheduled at " + loop_->site_of(this).str();
-}
+// A callback scheduled in debug mode: its site is in the loop's table for
+// as long as it lives. (A subclass, so that plain nodes pay nothing.)
+template <class Base>
+class SitedNode final : public Base {
+ public:
+  using Base::Base;
+  ~SitedNode() override { this->loop_->forget_site(this); }
+  std::string describe_step() const override {
+    return "callback scheduled at " + this->loop_->site_of(this).str();
+  }
+};
 
 void CallbackNode::cancel() {
   if (cancelled_) return;
@@ -419,12 +422,9 @@ const std::exception_ptr& EventLoop::closed_error() {
 Handle EventLoop::call_soon(absl::AnyInvocable<void()> cb,
                            SourceLocation where) {
   if (closed_) throw RuntimeError("Event loop is closed");
-  check_thread("EventLoop::call_soon");
-  auto* node = new internal::CallbackNode(this, std::move(cb));
-  if (get_debug()) {
-    record_site(node, where);
-    node->set_has_site();
-  }
+  auto* node = get_debug() ? new_debug_callback<internal::CallbackNode>(
+                                 std::move(cb), where, "EventLoop::call_soon")
+                           : new internal::CallbackNode(this, std::move(cb));
   node->add_ref();  // the queue's
   enqueue(node);
   return Handle(node);
@@ -433,15 +433,12 @@ Handle EventLoop::call_soon(absl::AnyInvocable<void()> cb,
 TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb,
                                   SourceLocation where) {
   if (closed_) throw RuntimeError("Event loop is closed");
-  check_thread("EventLoop::call_later");
   // As asyncio: call_at(time() + delay), even for a negative delay (such a
   // timer is due at once and sorts before those due now).
   std::int64_t d = seconds_to_ns(delay);
-  auto* node = new internal::TimerCallbackNode(this, std::move(cb));
-  if (get_debug()) {
-    record_site(node, where);
-    node->set_has_site();
-  }
+  auto* node = get_debug() ? new_debug_callback<internal::TimerCallbackNode>(
+                                 std::move(cb), where, "EventLoop::call_later")
+                           : new internal::TimerCallbackNode(this, std::move(cb));
   node->slot.when = now_ns() + d;
   node->slot.node = node;
   node->add_ref();  // the heap's
@@ -452,13 +449,10 @@ TimerHandle EventLoop::call_later(double delay, absl::AnyInvocable<void()> cb,
 TimerHandle EventLoop::call_at(double when, absl::AnyInvocable<void()> cb,
                                SourceLocation where) {
   if (closed_) throw RuntimeError("Event loop is closed");
-  check_thread("EventLoop::call_at");
   const std::int64_t when_ns = seconds_to_ns(when);  // may throw ValueError
-  auto* node = new internal::TimerCallbackNode(this, std::move(cb));
-  if (get_debug()) {
-    record_site(node, where);
-    node->set_has_site();
-  }
+  auto* node = get_debug() ? new_debug_callback<internal::TimerCallbackNode>(
+                                 std::move(cb), where, "EventLoop::call_at")
+                           : new internal::TimerCallbackNode(this, std::move(cb));
   node->slot.when = when_ns;
   node->slot.node = node;
   node->add_ref();  // the heap's
@@ -862,6 +856,15 @@ void EventLoop::check_thread_slow(const char* what) const {
       std::string("Non-thread-safe operation invoked on an event loop other "
                   "than the current one: ") +
       what);
+}
+
+template <class Node>
+Node* EventLoop::new_debug_callback(absl::AnyInvocable<void()> cb,
+                                    SourceLocation where, const char* what) {
+  check_thread_slow(what);
+  auto* node = new internal::SitedNode<Node>(this, std::move(cb));
+  record_site(node, where);
+  return node;
 }
 
 void EventLoop::record_site(const void* key, SourceLocation where) {

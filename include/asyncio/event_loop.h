@@ -168,7 +168,7 @@ class CallbackNode : public ReadyNode {
  public:
   explicit CallbackNode(EventLoop* loop, absl::AnyInvocable<void()> fn)
       : loop_(loop), fn_(std::move(fn)) {}
-  virtual ~CallbackNode();
+  virtual ~CallbackNode() = default;
 
   void add_ref() noexcept { ++refs_; }
   void release() noexcept {
@@ -178,20 +178,17 @@ class CallbackNode : public ReadyNode {
   void discard() override { release(); }
   virtual void cancel();
   bool cancelled() const noexcept { return cancelled_; }
-  std::string describe_step() const override;
-  // Debug mode recorded where the callback was scheduled.
-  void set_has_site() noexcept { has_site_ = true; }
+  std::string describe_step() const override { return "callback"; }
 
  protected:
   EventLoop* loop_;
   std::uint32_t refs_ = 1;
   bool cancelled_ = false;
   bool running_ = false;
-  bool has_site_ = false;
   absl::AnyInvocable<void()> fn_;
 };
 
-class TimerCallbackNode final : public CallbackNode {
+class TimerCallbackNode : public CallbackNode {
  public:
   using CallbackNode::CallbackNode;
   void cancel() override;
@@ -539,6 +536,11 @@ class EventLoop {
   void flush_reports();
   void check_can_run();
   void check_thread_slow(const char* what) const;
+  // Debug mode's call_soon/call_later/call_at node: a subclass that
+  // remembers `where` (the wrong-thread check first).
+  template <class Node>
+  Node* new_debug_callback(absl::AnyInvocable<void()> cb, SourceLocation where,
+                           const char* what);
   void run_batch_debug(internal::ReadyNode* n);
   static void on_dump_signal(int, short, void* arg);
   void heap_up(std::size_t i);
