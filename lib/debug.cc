@@ -58,7 +58,10 @@ void before_event_base(bool debug) {
 
 void debug_note_created(FutureStateBase* s, SourceLocation where) {
   EventLoop* loop = s->loop();
-  if (!loop->get_debug()) return;
+  // A future made for a loop that runs in another thread (a misuse the
+  // wrong-thread check catches when it is completed or awaited) gets no
+  // site: the table belongs to the loop's thread.
+  if (!loop->get_debug() || loop->runs_in_other_thread()) return;
   loop->record_site(s, where);
   s->set_has_site();
 }

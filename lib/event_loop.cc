@@ -847,11 +847,15 @@ void EventLoop::set_slow_callback_duration(double seconds) {
   slow_ns_ = seconds_to_ns(seconds);
 }
 
-void EventLoop::check_thread_slow(const char* what) const {
+bool EventLoop::runs_in_other_thread() const noexcept {
   // As asyncio: only a loop that runs has a thread to compare with.
-  if (!running_.load(std::memory_order_acquire)) return;
+  if (!running_.load(std::memory_order_acquire)) return false;
   const std::thread::id owner = thread_id_.load(std::memory_order_relaxed);
-  if (owner == std::thread::id() || owner == std::this_thread::get_id()) return;
+  return owner != std::thread::id() && owner != std::this_thread::get_id();
+}
+
+void EventLoop::check_thread_slow(const char* what) const {
+  if (!runs_in_other_thread()) return;
   throw RuntimeError(
       std::string("Non-thread-safe operation invoked on an event loop other "
                   "than the current one: ") +

@@ -514,6 +514,9 @@ class EventLoop {
   void check_thread(const char* what) const {
     if (debug_.load(std::memory_order_relaxed)) check_thread_slow(what);
   }
+  // True when this loop runs in a thread other than the caller's.
+  // Thread-safe.
+  bool runs_in_other_thread() const noexcept;
   // Debug mode's table of creation sites (futures, tasks, callbacks).
   void record_site(const void* key, SourceLocation where);
   SourceLocation site_of(const void* key) const;
