@@ -106,6 +106,12 @@ class ThreadsafeBatch final : public ReadyNode {
     recycle();
   }
   void discard() override { recycle(); }
+  // Debug mode times the batch as one step.
+  std::string describe_step() const override {
+    return fns.size() == 1 ? std::string("callback from call_soon_threadsafe")
+                           : std::to_string(fns.size()) +
+                                 " callbacks from call_soon_threadsafe";
+  }
 
   // Back to the loop as its spare (empty, keeping the vector's capacity).
   void recycle() {
