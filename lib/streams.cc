@@ -1114,11 +1114,13 @@ class ConnectState final : public FutureState<OwnedFd>, public LoopResource {
   void start() { try_next(); }
 
   void loop_closing() noexcept override {
+    add_ref();  // the event's reference may be the last
     stop_waiting();
     if (!done()) {
       set_cancelled(loop_closed_error(loop_));
       mark_retrieved();
     }
+    release();
   }
 
  protected:
@@ -1769,7 +1771,12 @@ Server bind_all(EventLoop* loop, ConnectionHandler handler, const ServerOptions&
       const auto* un = reinterpret_cast<const sockaddr_un*>(&a.storage);
       if (::stat(un->sun_path, &st) == 0) inode = st.st_ino;
     }
-    core->add_listener(fd, !unix_socket, inode);
+    try {
+      core->add_listener(fd, !unix_socket, inode);  // closes fd if it throws
+    } catch (...) {
+      server.close();
+      throw;
+    }
   }
   if (options.start_serving) core->start_serving();
   return server;
