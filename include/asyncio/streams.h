@@ -130,10 +130,13 @@
 //
 // Cost: write() with an empty queue is one send() and no allocation; a
 // read is one allocation (its future's state, done at once when the buffer
-// can satisfy it) plus the std::string it returns; with an empty buffer,
-// read(n) and readexactly(n) receive straight into that string. One
-// libevent event per direction per connection; the write event is armed
-// only while bytes are queued.
+// can satisfy it) plus the std::string it returns. Every recv() goes to a
+// per-thread scratch buffer; a read waiting on an empty buffer takes its
+// bytes from there with one copy, into its result, and a connection keeps
+// buffer memory only for bytes that wait (an idle one keeps none; a large
+// readexactly receives straight into its result). One libevent event per
+// direction per connection; the write event is armed only while bytes are
+// queued.
 #ifndef ASYNCIO_STREAMS_H_
 #define ASYNCIO_STREAMS_H_
 
