@@ -20,6 +20,7 @@
 #include "asyncio/task_group.h"  // IWYU pragma: export
 #include "asyncio/threads.h"     // IWYU pragma: export
 #include "asyncio/timeouts.h"    // IWYU pragma: export
+#include "asyncio/version.h"     // IWYU pragma: export
 #include "asyncio/wait.h"        // IWYU pragma: export
 
 #endif  // ASYNCIO_ASYNCIO_H_
