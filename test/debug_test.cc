@@ -143,8 +143,11 @@ TEST_F(DebugTest, SlowCallbackIsReportedWithItsSiteAndDuration) {
   ASSERT_THAT(slow, SizeIs(1));
   EXPECT_THAT(slow[0], HasSubstr(" took 0."));
   EXPECT_THAT(slow[0], HasSubstr(" seconds"));
-  for (const LogRecord& r : Records())
-    if (r.message.find("Executing") == 0) EXPECT_EQ(r.level, LogLevel::kWarning);
+  for (const LogRecord& r : Records()) {
+    if (r.message.find("Executing") == 0) {
+      EXPECT_EQ(r.level, LogLevel::kWarning);
+    }
+  }
 }
 
 TEST_F(DebugTest, SlowTaskStepNamesTheTaskAndItsSite) {

@@ -262,7 +262,9 @@ struct ExceptionContext {
   std::string future;            // "Future", "Task-3 (name)", or empty
   // Where the future was created (asyncio's source_traceback): known in
   // debug mode only.
-  SourceLocation created_at;
+  // (A default member initializer, so that aggregate initialisation that
+  // leaves it out draws no -Wmissing-field-initializers warning.)
+  SourceLocation created_at = SourceLocation();
 };
 
 using ExceptionHandler =

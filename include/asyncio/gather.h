@@ -295,7 +295,7 @@ auto gather_impl(A&&... aws) {
   ((loop = loop ? loop : awaitable_loop(aws)), ...);
   if (loop == nullptr) loop = running_loop_or_throw();
   auto* st = new State(loop);
-  return start_gather(st, sizeof...(A), [&](State* s) {
+  return start_gather(st, sizeof...(A), [&]([[maybe_unused]] State* s) {
     [[maybe_unused]] std::size_t pos = 0;
     // A fold over the comma operator runs left to right: callables become
     // tasks in argument order.
