@@ -491,6 +491,17 @@ void EventLoop::on_wake(int fd, short, void* arg) {
   if (!loop->in_tick_ && !loop->ready_.empty()) loop->tick();
 }
 
+void EventLoop::end_io_callback() {
+  in_tick_ = false;
+  // After stop() the pass only finishes: what is ready waits for the next
+  // run, as from any other callback.
+  if (!stopping_ && !closed_ && !ready_.empty()) {
+    tick();
+  } else {
+    arm_tick();
+  }
+}
+
 void EventLoop::drain_threadsafe() {
   internal::ThreadsafeBatch* batch = spare_batch_;
   spare_batch_ = nullptr;
@@ -601,8 +612,12 @@ void EventLoop::tick() {
   if (closed_) return;
   internal::RunningLoopScope scope(this);
   in_tick_ = true;
-  std::int64_t now = now_ns();
-  const std::int64_t poll_by = now + kPollIntervalNs;
+  // The real clock is read only when a timer may be due, and every
+  // kClockStride iterations for the poll interval: a pass with no timer
+  // (one I/O callback's continuations) reads it not at all.
+  constexpr std::int64_t kUnread = std::numeric_limits<std::int64_t>::min();
+  std::int64_t now = (virtual_clock_ || !heap_.empty()) ? now_ns() : kUnread;
+  std::int64_t poll_by = now == kUnread ? kUnread : now + kPollIntervalNs;
   for (int i = 1;; ++i) {
     run_once(now);
     if (stopping_ || ready_.empty() || i == kIterationsPerPoll) break;
@@ -614,6 +629,7 @@ void EventLoop::tick() {
       // runs on the next iteration, as in asyncio), and every kClockStride
       // iterations for the poll interval.
       now = now_ns();
+      if (poll_by == kUnread) poll_by = now + kPollIntervalNs;
       if (now >= poll_by) break;
     }
   }
@@ -623,7 +639,7 @@ void EventLoop::tick() {
 
 // One asyncio iteration (_run_once), without the I/O poll.
 void EventLoop::run_once(std::int64_t now) {
-  flush_reports();
+  if (!pending_reports_.empty()) flush_reports();
   // Callbacks other threads queued before this iteration join its batch.
   if (threadsafe_pending_.load(std::memory_order_acquire)) drain_threadsafe();
   if (virtual_clock_ && ready_.empty() && !heap_.empty() &&

@@ -817,7 +817,7 @@ void StreamCore::set_exception(std::exception_ptr e) {
 }
 
 void StreamCore::on_readable() {
-  RunningLoopScope scope(eloop_);
+  IoCallbackScope scope(eloop_);
   ref();  // what the read completes may drop the last handle
   for (;;) {
     ssize_t got;
@@ -900,7 +900,7 @@ void StreamCore::write(std::string_view data) {
 }
 
 void StreamCore::on_writable() {
-  RunningLoopScope scope(eloop_);
+  IoCallbackScope scope(eloop_);
   ref();
   ssize_t n;
   do {
@@ -1170,7 +1170,7 @@ class ConnectState final : public FutureState<OwnedFd>, public LoopResource {
   }
 
   void on_ready() {
-    RunningLoopScope scope(loop_);
+    IoCallbackScope scope(loop_);
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
@@ -1329,7 +1329,7 @@ void ServerCore::on_accept_cb(evutil_socket_t, short, void* arg) {
 }
 
 void ServerCore::on_acceptable(Listener* l) {
-  RunningLoopScope scope(eloop_);
+  IoCallbackScope scope(eloop_);
   CoreRef<ServerCore> keep(this);
   for (int i = 0; i < backlog_ && !closed_; ++i) {
     sockaddr_storage ss{};

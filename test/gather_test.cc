@@ -70,6 +70,27 @@ TEST(GatherTest, HeterogeneousTupleWithVoidPlaceholder) {
   EXPECT_EQ(std::get<2>(result), "s");
 }
 
+// A value type without a default constructor (StreamPair, for one).
+struct NoDefault {
+  explicit NoDefault(int v) : value(v) {}
+  int value;
+};
+
+TEST(GatherTest, ValuesWithoutADefaultConstructor) {
+  EventLoop loop(VirtualClock());
+  auto values = loop.run_until_complete([] {
+    return asyncio::gather([] { return asyncio::sleep(2, NoDefault(1)); },
+                           [] { return asyncio::sleep(1, NoDefault(2)); });
+  });
+  EXPECT_EQ(std::get<0>(values).value, 1);
+  EXPECT_EQ(std::get<1>(values).value, 2);
+  auto outcomes = loop.run_until_complete([] {
+    return asyncio::gather(asyncio::return_exceptions,
+                           [] { return asyncio::sleep(1, NoDefault(3)); });
+  });
+  EXPECT_EQ(std::get<0>(outcomes).value().value, 3);
+}
+
 TEST(GatherTest, VectorOfFuturesKeepsArgumentOrderNotCompletionOrder) {
   EventLoop loop(VirtualClock());
   auto result = loop.run_until_complete([] {

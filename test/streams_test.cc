@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -701,6 +702,65 @@ TEST_F(StreamsTest, DroppingEveryHandleClosesTheConnection) {
         });
       });
   EXPECT_EQ(got, "dropped");
+}
+
+// A read completed by a socket's event runs its continuation before the
+// loop reads the next ready socket (event_loop.h, "I/O callbacks"): two
+// clients whose bytes arrive together; the first continuation to run finds
+// the other client's byte still unread in the kernel.
+TEST_F(StreamsTest, ReadContinuationRunsBeforeTheNextSocketIsRead) {
+  char dir_template[] = "/tmp/asyncio_streams_XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string path = std::string(dir_template) + "/pass.sock";
+  auto writers = std::make_shared<std::vector<StreamWriter>>();
+  auto handler = [writers](StreamReader r, StreamWriter w) {
+    return r.readexactly(1)
+        .then([writers, r, w](std::string) {
+          writers->push_back(w);
+          if (writers->size() == 2) {
+            // Both bytes are in the clients' sockets before the loop polls.
+            for (const StreamWriter& x : *writers) x.write("x");
+          }
+          return r.read(-1);  // until the client closes
+        })
+        .then([w](std::string) {
+          w.close();
+          return w.wait_closed();
+        });
+  };
+  std::vector<int> unread_in_other;
+  Loop().run_until_complete([&] {
+    return asyncio::start_unix_server(handler, path).then([&, path](Server server) {
+      return asyncio::gather(asyncio::open_unix_connection(path),
+                             asyncio::open_unix_connection(path))
+          .then([&](std::tuple<StreamPair, StreamPair> pairs) {
+            auto [a, b] = pairs;
+            auto read_one = [&](StreamPair mine, StreamPair other) {
+              Future<void> f = mine.first.read(1).then([&, other](std::string s) {
+                EXPECT_EQ(s, "x");
+                int n = -1;
+                ::ioctl(other.second.fileno(), FIONREAD, &n);
+                unread_in_other.push_back(n);
+              });
+              mine.second.write("g");  // the read is waiting first
+              return f;
+            };
+            return asyncio::gather(read_one(a, b), read_one(b, a))
+                .then([a, b](std::tuple<std::monostate, std::monostate>) {
+                  a.second.close();
+                  b.second.close();
+                });
+          })
+          .finally([server] {
+            server.close();
+            return server.wait_closed();
+          });
+    });
+  });
+  ASSERT_EQ(unread_in_other.size(), 2u);
+  EXPECT_EQ(unread_in_other[0], 1) << "both sockets were read before either continuation ran";
+  EXPECT_EQ(unread_in_other[1], 0);
+  ::rmdir(dir_template);
 }
 
 // --- Server -------------------------------------------------------------------

@@ -268,6 +268,11 @@ EventLoop* awaitable_loop(const A& aw) {
   }
 }
 
+template <class R>
+constexpr bool kMayBeEmpty = true;  // std::vector
+template <class... T>
+constexpr bool kMayBeEmpty<std::tuple<T...>> = sizeof...(T) == 0;
+
 template <class State, class Fill>
 auto start_gather(State* st, std::size_t n, Fill&& fill) {
   using R = typename State::Result;
@@ -284,7 +289,11 @@ auto start_gather(State* st, std::size_t n, Fill&& fill) {
     throw;
   }
   st->added_all();
-  if (n == 0) st->set_value(R{});
+  // Only a vector or the empty tuple can have no children (R{} is not
+  // built for tuples whose values have no default constructor).
+  if constexpr (kMayBeEmpty<R>) {
+    if (n == 0) st->set_value(R{});
+  }
   return result;
 }
 

@@ -1,12 +1,13 @@
 // Echo servers over TCP on 127.0.0.1: this library's streams beside a raw
 // libevent server, driven by the same client.
 //
-//   BM_Raw_Echo/N        libevent: one persistent read event per
-//                        connection; each read is sent back at once (an
-//                        EV_WRITE event only when the kernel buffer is
-//                        full).
-//   BM_Asyncio_Echo/N    asyncio::start_server with the echo handler
-//                        repeat(read(65536) -> write -> drain).
+//   BM_Echo/N            one pair of runs per iteration, in alternating
+//                        order: the raw libevent server (one persistent
+//                        read event per connection; each read is sent back
+//                        at once, an EV_WRITE event only when the kernel
+//                        buffer is full), and asyncio::start_server with
+//                        the echo handler repeat(read(65536) -> write ->
+//                        drain).
 //   BM_Memory_*/N        heap bytes per idle connection on the server side
 //                        (accepted, its handler waiting in read), counted
 //                        with bench_util's allocator (libevent's too).
@@ -15,9 +16,9 @@
 // single-threaded and its allocations are the only ones counted): raw
 // libevent, N connections, each sending 1 KiB and waiting for the 1 KiB echo
 // before sending again, 200,000 round trips in all. The time is the
-// child's, from the first send to the last echo; rt_per_s is round trips
-// per second, x_raw the asyncio server's rt_per_s divided by the raw one's
-// (target >= 0.9). server_cpu_us_per_rt is the server process's CPU time
+// child's, from the first send to the last echo; rt_per_s (raw_rt_per_s)
+// is the asyncio (raw) server's round trips per second, x_raw their ratio
+// within the pair (target >= 0.9). server_cpu_us_per_rt is the server process's CPU time
 // per round trip (x_raw_cpu: asyncio's over raw's), the figure that stays
 // meaningful when other work shares the machine's cores.
 #include <arpa/inet.h>
@@ -298,29 +299,42 @@ void RunUntilReport(event_base* base, int report, void* out, std::size_t size) {
   event_free(ev);
 }
 
-void BM_Raw_Echo(benchmark::State& state) {
-  const int n = static_cast<int>(state.range(0));
-  for (auto _ : state) {
-    RawServer s;
-    s.base = event_base_new();
-    StartRawServer(s);
-    Child child = StartClient(s.port, n, false);
-    double seconds = 0;
-    const double cpu0 = ProcessCpuSeconds();
-    RunUntilReport(s.base, child.report, &seconds, sizeof seconds);
-    state.counters["server_cpu_us_per_rt"] =
-        (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(kRoundTrips);
-    FinishClient(child);
-    // The client closed its sockets: let the server see every EOF.
-    while (g_raw_open > 0) event_base_loop(s.base, EVLOOP_ONCE);
-    state.SetIterationTime(seconds);
-    state.counters["rt_per_s"] = static_cast<double>(kRoundTrips) / seconds;
-    event_free(s.lev);
-    ::close(s.lfd);
-    event_base_free(s.base);
-  }
+// One run of the ping-pong against a server: the client's time and the
+// server process's CPU time and allocations per round trip.
+struct EchoRun {
+  double seconds = 0;
+  double cpu_us_per_rt = 0;
+  double allocs_per_rt = 0;
+};
+
+template <class Run>
+EchoRun Measure(event_base* base, int port, int n, Run&& until_report) {
+  Child child = StartClient(port, n, false);
+  EchoRun out;
+  const std::uint64_t allocs0 = heap::allocs;
+  const double cpu0 = ProcessCpuSeconds();
+  until_report(base, child.report, &out.seconds);
+  out.cpu_us_per_rt = (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(kRoundTrips);
+  out.allocs_per_rt =
+      static_cast<double>(heap::allocs - allocs0) / static_cast<double>(kRoundTrips);
+  FinishClient(child);
+  return out;
 }
-BENCHMARK(BM_Raw_Echo)->Arg(50)->Arg(1000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+EchoRun RunRawEcho(int n) {
+  RawServer s;
+  s.base = event_base_new();
+  StartRawServer(s);
+  EchoRun run = Measure(s.base, s.port, n, [](event_base* b, int report, double* seconds) {
+    RunUntilReport(b, report, seconds, sizeof *seconds);
+  });
+  // The client closed its sockets: let the server see every EOF.
+  while (g_raw_open > 0) event_base_loop(s.base, EVLOOP_ONCE);
+  event_free(s.lev);
+  ::close(s.lfd);
+  event_base_free(s.base);
+  return run;
+}
 
 // --- The asyncio server -------------------------------------------------------
 
@@ -337,33 +351,53 @@ asyncio::Future<void> Echo(asyncio::StreamReader r, asyncio::StreamWriter w) {
   });
 }
 
-void BM_Asyncio_Echo(benchmark::State& state) {
+EchoRun RunAsyncioEcho(int n) {
+  asyncio::EventLoop loop;
+  asyncio::ServerOptions options;
+  options.backlog = 4096;
+  asyncio::Server server = loop.run_until_complete(
+      [&] { return asyncio::start_server(Echo, "127.0.0.1", 0, options); });
+  EchoRun run = Measure(loop.native_handle(), server.sockets().at(0).port, n,
+                        [](event_base* b, int report, double* seconds) {
+                          RunUntilReport(b, report, seconds, sizeof *seconds);
+                        });
+  loop.run_until_complete([&] {
+    server.close();
+    return server.wait_closed();  // every handler saw its EOF
+  });
+  return run;
+}
+
+// Each iteration runs both servers, one after the other (in alternating
+// order), so that the ratio compares runs seconds apart: on a shared
+// machine the throughput drifts more between minutes than between the two
+// halves of a pair. With --benchmark_repetitions the median pair is
+// reported.
+void BM_Echo(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  static int pairs = 0;
   for (auto _ : state) {
-    asyncio::EventLoop loop;
-    asyncio::ServerOptions options;
-    options.backlog = 4096;
-    asyncio::Server server = loop.run_until_complete(
-        [&] { return asyncio::start_server(Echo, "127.0.0.1", 0, options); });
-    Child child = StartClient(server.sockets().at(0).port, n, false);
-    double seconds = 0;
-    const std::uint64_t allocs0 = heap::allocs;
-    const double cpu0 = ProcessCpuSeconds();
-    RunUntilReport(loop.native_handle(), child.report, &seconds, sizeof seconds);
-    state.counters["server_cpu_us_per_rt"] =
-        (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(kRoundTrips);
-    state.counters["allocs_per_rt"] =
-        static_cast<double>(heap::allocs - allocs0) / static_cast<double>(kRoundTrips);
-    FinishClient(child);
-    loop.run_until_complete([&] {
-      server.close();
-      return server.wait_closed();  // every handler saw its EOF
-    });
-    state.SetIterationTime(seconds);
-    state.counters["rt_per_s"] = static_cast<double>(kRoundTrips) / seconds;
+    EchoRun raw;
+    EchoRun mine;
+    if (pairs++ % 2 == 0) {
+      raw = RunRawEcho(n);
+      mine = RunAsyncioEcho(n);
+    } else {
+      mine = RunAsyncioEcho(n);
+      raw = RunRawEcho(n);
+    }
+    state.SetIterationTime(mine.seconds);
+    const double rt = static_cast<double>(kRoundTrips);
+    state.counters["rt_per_s"] = rt / mine.seconds;
+    state.counters["raw_rt_per_s"] = rt / raw.seconds;
+    state.counters["x_raw"] = raw.seconds / mine.seconds;
+    state.counters["server_cpu_us_per_rt"] = mine.cpu_us_per_rt;
+    state.counters["raw_server_cpu_us_per_rt"] = raw.cpu_us_per_rt;
+    state.counters["x_raw_cpu"] = mine.cpu_us_per_rt / raw.cpu_us_per_rt;
+    state.counters["allocs_per_rt"] = mine.allocs_per_rt;
   }
 }
-BENCHMARK(BM_Asyncio_Echo)->Arg(50)->Arg(1000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Echo)->Arg(50)->Arg(1000)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // --- Heap per idle connection ----------------------------------------------------
 
@@ -436,29 +470,28 @@ BENCHMARK(BM_Memory_AsyncioIdleConnection)->Arg(1000)->Iterations(1);
 int main(int argc, char** argv) {
   const std::vector<bench::TimeFloor> floors = {};
   const std::vector<bench::CounterFloor> counter_floors = {
-      {"BM_Asyncio_Echo", "rt_per_s", "BM_Raw_Echo", "rt_per_s", "x_raw"},
-      {"BM_Asyncio_Echo", "server_cpu_us_per_rt", "BM_Raw_Echo", "server_cpu_us_per_rt",
-       "x_raw_cpu"},
       {"BM_Memory_AsyncioIdleConnection", "bytes_per_conn", "BM_Memory_RawIdleConnection",
        "bytes_per_conn", "x_raw"},
   };
   auto summary = [](const bench::RatioReporter& r, std::ostream& out) {
     for (const char* args : {"50", "1000"}) {
-      const double mine = r.counter("BM_Asyncio_Echo", "rt_per_s", args);
-      const double raw = r.counter("BM_Raw_Echo", "rt_per_s", args);
+      const double mine = r.counter("BM_Echo", "rt_per_s", args);
+      const double raw = r.counter("BM_Echo", "raw_rt_per_s", args);
+      const double x = r.counter("BM_Echo", "x_raw", args);
       if (mine > 0 && raw > 0) {
         bench::Printf(out,
-                      "  echo, %s connections: asyncio streams %.0f round trips/s = "
-                      "%.2fx raw libevent %.0f (target >= 0.9)\n",
-                      args, mine, mine / raw, raw);
+                      "  echo, %s connections: asyncio streams %.0f round trips/s, raw "
+                      "libevent %.0f: %.2fx (median of the pairs' ratios; target >= 0.9)\n",
+                      args, mine, raw, x);
       }
-      const double mine_cpu = r.counter("BM_Asyncio_Echo", "server_cpu_us_per_rt", args);
-      const double raw_cpu = r.counter("BM_Raw_Echo", "server_cpu_us_per_rt", args);
+      const double mine_cpu = r.counter("BM_Echo", "server_cpu_us_per_rt", args);
+      const double raw_cpu = r.counter("BM_Echo", "raw_server_cpu_us_per_rt", args);
+      const double x_cpu = r.counter("BM_Echo", "x_raw_cpu", args);
       if (mine_cpu > 0 && raw_cpu > 0) {
         bench::Printf(out,
-                      "  echo, %s connections: server CPU per round trip %.2f us = "
-                      "%.2fx raw libevent %.2f us (throughput on CPU: %.2fx)\n",
-                      args, mine_cpu, mine_cpu / raw_cpu, raw_cpu, raw_cpu / mine_cpu);
+                      "  echo, %s connections: server CPU per round trip %.2f us, raw "
+                      "libevent %.2f us: %.2fx\n",
+                      args, mine_cpu, raw_cpu, x_cpu);
       }
     }
     const double mem = r.counter("BM_Memory_AsyncioIdleConnection", "bytes_per_conn", "1000");
