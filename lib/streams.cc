@@ -558,6 +558,16 @@ std::string SocketAddress::to_string() const {
 
 namespace internal {
 
+// --- Handles ------------------------------------------------------------------
+
+void acquire_handle(StreamCore* core) noexcept { core->add_handle(); }
+void release_handle(StreamCore* core) noexcept { core->drop_handle(); }
+void acquire_handle(ServerCore* core) noexcept { core->add_handle(); }
+void release_handle(ServerCore* core) noexcept { core->drop_handle(); }
+void throw_moved_from(const char* what) {
+  throw InvalidStateError(std::string("moved-from ") + what + " handle");
+}
+
 // --- StreamCore implementation ------------------------------------------------
 
 StreamCore::StreamCore(EventLoop* loop, int fd, bool tcp, std::size_t limit)
@@ -1497,55 +1507,21 @@ StreamPair make_pair_from(EventLoop* loop, OwnedFd fd, std::size_t limit) {
 
 StreamReader::StreamReader(std::size_t limit) {
   auto* core = new internal::StreamCore(internal::running_loop(), -1, false, limit);
-  core->add_handle();
+  core_ = internal::CountedHandle<internal::StreamCore>(core);
   core->unref();  // the creator's reference
-  core_ = core;
 }
-StreamReader::StreamReader(internal::StreamCore* core) noexcept : core_(core) {
-  core_->add_handle();
-}
-StreamReader::StreamReader(const StreamReader& o) noexcept : core_(o.core_) {
-  if (core_) core_->add_handle();
-}
-StreamReader::StreamReader(StreamReader&& o) noexcept : core_(o.core_) {
-  o.core_ = nullptr;
-}
-StreamReader& StreamReader::operator=(const StreamReader& o) noexcept {
-  if (o.core_) o.core_->add_handle();
-  if (core_) core_->drop_handle();
-  core_ = o.core_;
-  return *this;
-}
-StreamReader& StreamReader::operator=(StreamReader&& o) noexcept {
-  if (this != &o) {
-    if (core_) core_->drop_handle();
-    core_ = o.core_;
-    o.core_ = nullptr;
-  }
-  return *this;
-}
-StreamReader::~StreamReader() {
-  if (core_) core_->drop_handle();
-}
-
-namespace {
-internal::StreamCore* checked(internal::StreamCore* c) {
-  if (c == nullptr) throw InvalidStateError("moved-from stream handle");
-  return c;
-}
-}  // namespace
 
 Future<std::string> StreamReader::read(std::int64_t n) const {
   using Op = internal::StreamCore::Op;
-  return checked(core_)->start_read(n < 0 ? Op::kReadAll : Op::kRead, n, {});
+  return core()->start_read(n < 0 ? Op::kReadAll : Op::kRead, n, {});
 }
 
 Future<std::string> StreamReader::readline() const {
-  return checked(core_)->start_read(internal::StreamCore::Op::kLine, 0, {"\n"});
+  return core()->start_read(internal::StreamCore::Op::kLine, 0, {"\n"});
 }
 
 Future<std::string> StreamReader::readexactly(std::int64_t n) const {
-  internal::StreamCore* c = checked(core_);
+  internal::StreamCore* c = core();
   if (n < 0)
     return make_exception_future<std::string>(
         *c->bound_loop(),
@@ -1560,7 +1536,7 @@ Future<std::string> StreamReader::readuntil(std::string separator) const {
 }
 
 Future<std::string> StreamReader::readuntil(std::vector<std::string> separators) const {
-  internal::StreamCore* c = checked(core_);
+  internal::StreamCore* c = core();
   std::stable_sort(separators.begin(), separators.end(),
                    [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
   const char* bad = nullptr;
@@ -1575,55 +1551,28 @@ Future<std::string> StreamReader::readuntil(std::vector<std::string> separators)
   return c->start_read(internal::StreamCore::Op::kUntil, 0, std::move(separators));
 }
 
-bool StreamReader::at_eof() const { return checked(core_)->at_eof(); }
-std::exception_ptr StreamReader::exception() const { return checked(core_)->exception(); }
-void StreamReader::feed_data(std::string_view data) const { checked(core_)->feed_data(data); }
-void StreamReader::feed_eof() const { checked(core_)->feed_eof(); }
+bool StreamReader::at_eof() const { return core()->at_eof(); }
+std::exception_ptr StreamReader::exception() const { return core()->exception(); }
+void StreamReader::feed_data(std::string_view data) const { core()->feed_data(data); }
+void StreamReader::feed_eof() const { core()->feed_eof(); }
 void StreamReader::set_exception(std::exception_ptr e) const {
-  checked(core_)->set_exception(std::move(e));
+  core()->set_exception(std::move(e));
 }
-std::size_t StreamReader::limit() const { return checked(core_)->limit(); }
-std::size_t StreamReader::buffered() const { return checked(core_)->buffered(); }
+std::size_t StreamReader::limit() const { return core()->limit(); }
+std::size_t StreamReader::buffered() const { return core()->buffered(); }
 
 // --- StreamWriter -------------------------------------------------------------
 
-StreamWriter::StreamWriter(internal::StreamCore* core) noexcept : core_(core) {
-  core_->add_handle();
-}
-StreamWriter::StreamWriter(const StreamWriter& o) noexcept : core_(o.core_) {
-  if (core_) core_->add_handle();
-}
-StreamWriter::StreamWriter(StreamWriter&& o) noexcept : core_(o.core_) {
-  o.core_ = nullptr;
-}
-StreamWriter& StreamWriter::operator=(const StreamWriter& o) noexcept {
-  if (o.core_) o.core_->add_handle();
-  if (core_) core_->drop_handle();
-  core_ = o.core_;
-  return *this;
-}
-StreamWriter& StreamWriter::operator=(StreamWriter&& o) noexcept {
-  if (this != &o) {
-    if (core_) core_->drop_handle();
-    core_ = o.core_;
-    o.core_ = nullptr;
-  }
-  return *this;
-}
-StreamWriter::~StreamWriter() {
-  if (core_) core_->drop_handle();
-}
-
-void StreamWriter::write(std::string_view data) const { checked(core_)->write(data); }
-Future<void> StreamWriter::drain() const { return checked(core_)->drain(); }
-void StreamWriter::write_eof() const { checked(core_)->write_eof(); }
-bool StreamWriter::can_write_eof() const { return checked(core_) != nullptr; }
-void StreamWriter::close() const { checked(core_)->close(); }
-bool StreamWriter::is_closing() const { return checked(core_)->is_closing(); }
-Future<void> StreamWriter::wait_closed() const { return checked(core_)->wait_closed(); }
+void StreamWriter::write(std::string_view data) const { core()->write(data); }
+Future<void> StreamWriter::drain() const { return core()->drain(); }
+void StreamWriter::write_eof() const { core()->write_eof(); }
+bool StreamWriter::can_write_eof() const { return core() != nullptr; }
+void StreamWriter::close() const { core()->close(); }
+bool StreamWriter::is_closing() const { return core()->is_closing(); }
+Future<void> StreamWriter::wait_closed() const { return core()->wait_closed(); }
 
 std::any StreamWriter::get_extra_info(const std::string& name) const {
-  internal::StreamCore* c = checked(core_);
+  internal::StreamCore* c = core();
   if (c->fd() < 0) return std::any();
   try {
     if (name == "peername") return c->name(true);
@@ -1634,66 +1583,36 @@ std::any StreamWriter::get_extra_info(const std::string& name) const {
   if (name == "socket") return c->fd();
   return std::any();
 }
-SocketAddress StreamWriter::peername() const { return checked(core_)->name(true); }
-SocketAddress StreamWriter::sockname() const { return checked(core_)->name(false); }
+SocketAddress StreamWriter::peername() const { return core()->name(true); }
+SocketAddress StreamWriter::sockname() const { return core()->name(false); }
 int StreamWriter::fileno() const {
-  internal::StreamCore* c = checked(core_);
+  internal::StreamCore* c = core();
   if (c->fd() < 0) throw InvalidStateError("the connection is closed");
   return c->fd();
 }
 void StreamWriter::set_write_buffer_limits(std::size_t high, std::size_t low) const {
-  checked(core_)->set_limits(high, low);
+  core()->set_limits(high, low);
 }
 std::size_t StreamWriter::get_write_buffer_size() const {
-  return checked(core_)->write_buffer_size();
+  return core()->write_buffer_size();
 }
-StreamReader StreamWriter::reader() const { return StreamReader(checked(core_)); }
+StreamReader StreamWriter::reader() const { return StreamReader(core()); }
 
 // --- Server -------------------------------------------------------------------
 
-namespace {
-internal::ServerCore* checked(internal::ServerCore* c) {
-  if (c == nullptr) throw InvalidStateError("moved-from Server handle");
-  return c;
-}
-}  // namespace
-
-Server::Server(internal::ServerCore* core) noexcept : core_(core) { core_->add_handle(); }
-Server::Server(const Server& o) noexcept : core_(o.core_) {
-  if (core_) core_->add_handle();
-}
-Server::Server(Server&& o) noexcept : core_(o.core_) { o.core_ = nullptr; }
-Server& Server::operator=(const Server& o) noexcept {
-  if (o.core_) o.core_->add_handle();
-  if (core_) core_->drop_handle();
-  core_ = o.core_;
-  return *this;
-}
-Server& Server::operator=(Server&& o) noexcept {
-  if (this != &o) {
-    if (core_) core_->drop_handle();
-    core_ = o.core_;
-    o.core_ = nullptr;
-  }
-  return *this;
-}
-Server::~Server() {
-  if (core_) core_->drop_handle();
-}
-
-std::vector<SocketAddress> Server::sockets() const { return checked(core_)->sockets(); }
-bool Server::is_serving() const { return checked(core_)->is_serving(); }
+std::vector<SocketAddress> Server::sockets() const { return core()->sockets(); }
+bool Server::is_serving() const { return core()->is_serving(); }
 Future<void> Server::start_serving() const {
-  internal::ServerCore* c = checked(core_);
+  internal::ServerCore* c = core();
   c->start_serving();
   return make_ready_future(*c->loop());
 }
-Future<void> Server::serve_forever() const { return checked(core_)->serve_forever(); }
-void Server::close() const { checked(core_)->close(); }
-void Server::close_clients() const { checked(core_)->close_clients(false); }
-void Server::abort_clients() const { checked(core_)->close_clients(true); }
-Future<void> Server::wait_closed() const { return checked(core_)->wait_closed(); }
-EventLoop& Server::get_loop() const { return *checked(core_)->loop(); }
+Future<void> Server::serve_forever() const { return core()->serve_forever(); }
+void Server::close() const { core()->close(); }
+void Server::close_clients() const { core()->close_clients(false); }
+void Server::abort_clients() const { core()->close_clients(true); }
+Future<void> Server::wait_closed() const { return core()->wait_closed(); }
+EventLoop& Server::get_loop() const { return *core()->loop(); }
 
 // --- open_connection / start_server -------------------------------------------
 

@@ -264,6 +264,23 @@ TEST_F(StreamsTest, ConnectionRefusedCarriesErrno) {
   }
 }
 
+// Linux refuses a TCP connect to a multicast address at once, with
+// ENETUNREACH, whatever the host's routes: a deterministic unreachable
+// network.
+TEST_F(StreamsTest, NetworkUnreachableCarriesErrno) {
+  try {
+    Loop().run_until_complete([] { return asyncio::open_connection("224.0.0.1", 80); });
+    ADD_FAILURE() << "connected";
+  } catch (const asyncio::ConnectionError& e) {
+    ADD_FAILURE() << "ENETUNREACH is a plain OSError in asyncio: " << e.what();
+  } catch (const asyncio::OSError& e) {
+    EXPECT_EQ(e.code(), ENETUNREACH);
+    EXPECT_NE(std::string(e.what()).find("[Errno 101] Connect call failed ('224.0.0.1', 80)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(StreamsTest, UnknownHostFailsWithGaiError) {
   try {
     Loop().run_until_complete([] { return asyncio::open_connection("no-such-host.invalid", 80); });
@@ -992,6 +1009,27 @@ TEST_F(StreamReaderTest, ReadWaitsForDataAndEof) {
     EXPECT_TRUE(r.at_eof());
     EXPECT_THROW(r.feed_data("late"), asyncio::InvalidStateError);
     return r.read(0);
+  });
+}
+
+TEST_F(StreamReaderTest, CopiesShareTheBufferAndAMovedFromHandleThrows) {
+  loop_.run_until_complete([] {
+    StreamReader r;
+    StreamReader copy = r;
+    copy = copy;  // self-assignment keeps the handle
+    r.feed_data("shared");
+    EXPECT_EQ(copy.buffered(), 6u);
+    StreamReader moved = std::move(r);
+    EXPECT_EQ(moved.buffered(), 6u);
+    try {
+      (void)r.read(1);  // NOLINT(bugprone-use-after-move): the point
+      ADD_FAILURE() << "read on a moved-from reader";
+    } catch (const asyncio::InvalidStateError& e) {
+      EXPECT_STREQ(e.what(), "moved-from StreamReader handle");
+    }
+    r = copy;  // a moved-from handle can be assigned again
+    EXPECT_EQ(r.buffered(), 6u);
+    return copy.read(6).then([](std::string s) { EXPECT_EQ(s, "shared"); });
   });
 }
 

@@ -161,6 +161,47 @@ class EventLoop;
 namespace internal {
 class StreamCore;
 class ServerCore;
+void acquire_handle(StreamCore* core) noexcept;
+void release_handle(StreamCore* core) noexcept;
+void acquire_handle(ServerCore* core) noexcept;
+void release_handle(ServerCore* core) noexcept;
+[[noreturn]] void throw_moved_from(const char* what);
+
+// A counted handle on a connection's or a server's core (StreamReader,
+// StreamWriter and Server each hold one). When the last handle goes and
+// nothing waits on the core, the connection closes (a server stays open
+// until close()). Copying shares the core; moving leaves an empty handle,
+// on which every method throws InvalidStateError.
+template <class Core>
+class CountedHandle {
+ public:
+  CountedHandle() noexcept = default;
+  explicit CountedHandle(Core* core) noexcept : core_(core) {
+    if (core_ != nullptr) acquire_handle(core_);
+  }
+  CountedHandle(const CountedHandle& o) noexcept : CountedHandle(o.core_) {}
+  CountedHandle(CountedHandle&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+  CountedHandle& operator=(const CountedHandle& o) noexcept {
+    CountedHandle(o).swap(*this);  // takes the new handle before dropping the old
+    return *this;
+  }
+  CountedHandle& operator=(CountedHandle&& o) noexcept {
+    CountedHandle(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~CountedHandle() {
+    if (core_ != nullptr) release_handle(core_);
+  }
+  // The core; InvalidStateError on a moved-from handle (`what` names it).
+  Core* get(const char* what) const {
+    if (core_ == nullptr) throw_moved_from(what);
+    return core_;
+  }
+
+ private:
+  void swap(CountedHandle& o) noexcept { std::swap(core_, o.core_); }
+  Core* core_ = nullptr;
+};
 }  // namespace internal
 
 // The default buffer limit and write high-water mark: 64 KiB.
@@ -189,11 +230,11 @@ class StreamReader {
   // feed_eof() (asyncio's StreamReader()). Bound to the running loop at
   // its first read (RuntimeError when none runs then).
   explicit StreamReader(std::size_t limit = kDefaultStreamLimit);
-  StreamReader(const StreamReader& other) noexcept;
-  StreamReader(StreamReader&& other) noexcept;
-  StreamReader& operator=(const StreamReader& other) noexcept;
-  StreamReader& operator=(StreamReader&& other) noexcept;
-  ~StreamReader();
+  StreamReader(const StreamReader& other) noexcept = default;
+  StreamReader(StreamReader&& other) noexcept = default;
+  StreamReader& operator=(const StreamReader& other) noexcept = default;
+  StreamReader& operator=(StreamReader&& other) noexcept = default;
+  ~StreamReader() = default;
 
   // StreamReader::read
   //
@@ -245,18 +286,19 @@ class StreamReader {
  private:
   friend class StreamWriter;
   friend struct StreamAccess;
-  explicit StreamReader(internal::StreamCore* core) noexcept;
-  internal::StreamCore* core_ = nullptr;
+  explicit StreamReader(internal::StreamCore* core) noexcept : core_(core) {}
+  internal::StreamCore* core() const { return core_.get("StreamReader"); }
+  internal::CountedHandle<internal::StreamCore> core_;
 };
 
 // asyncio::StreamWriter
 class StreamWriter {
  public:
-  StreamWriter(const StreamWriter& other) noexcept;
-  StreamWriter(StreamWriter&& other) noexcept;
-  StreamWriter& operator=(const StreamWriter& other) noexcept;
-  StreamWriter& operator=(StreamWriter&& other) noexcept;
-  ~StreamWriter();
+  StreamWriter(const StreamWriter& other) noexcept = default;
+  StreamWriter(StreamWriter&& other) noexcept = default;
+  StreamWriter& operator=(const StreamWriter& other) noexcept = default;
+  StreamWriter& operator=(StreamWriter&& other) noexcept = default;
+  ~StreamWriter() = default;
 
   // StreamWriter::write
   //
@@ -315,8 +357,9 @@ class StreamWriter {
 
  private:
   friend struct StreamAccess;
-  explicit StreamWriter(internal::StreamCore* core) noexcept;
-  internal::StreamCore* core_ = nullptr;
+  explicit StreamWriter(internal::StreamCore* core) noexcept : core_(core) {}
+  internal::StreamCore* core() const { return core_.get("StreamWriter"); }
+  internal::CountedHandle<internal::StreamCore> core_;
 };
 
 // asyncio::StreamPair: what open_connection completes with.
@@ -325,11 +368,11 @@ using StreamPair = std::pair<StreamReader, StreamWriter>;
 // asyncio::Server
 class Server {
  public:
-  Server(const Server& other) noexcept;
-  Server(Server&& other) noexcept;
-  Server& operator=(const Server& other) noexcept;
-  Server& operator=(Server&& other) noexcept;
-  ~Server();
+  Server(const Server& other) noexcept = default;
+  Server(Server&& other) noexcept = default;
+  Server& operator=(const Server& other) noexcept = default;
+  Server& operator=(Server&& other) noexcept = default;
+  ~Server() = default;
 
   // Server::sockets: the addresses of the listening sockets (empty once
   // closed).
@@ -365,8 +408,9 @@ class Server {
 
  private:
   friend struct StreamAccess;
-  explicit Server(internal::ServerCore* core) noexcept;
-  internal::ServerCore* core_ = nullptr;
+  explicit Server(internal::ServerCore* core) noexcept : core_(core) {}
+  internal::ServerCore* core() const { return core_.get("Server"); }
+  internal::CountedHandle<internal::ServerCore> core_;
 };
 
 // asyncio::StreamOptions / ServerOptions
