@@ -28,27 +28,7 @@
 #include <string>
 
 #include "asyncio/asyncio.h"
-
-// Python's repr() of a str: quoted, with the usual escapes.
-std::string py_repr(const std::string& s) {
-  const char quote = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
-  std::string out(1, quote);
-  for (char c : s) {
-    if (c == quote || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else {
-      out += c;
-    }
-  }
-  return out + quote;
-}
+#include "py_repr.h"
 
 asyncio::Future<void> tcp_echo_client(std::string message, int port) {
   // reader, writer = await asyncio.open_connection('127.0.0.1', 8888)
